@@ -1,0 +1,50 @@
+# Everything runs inside .venv, created on first use from requirements.txt.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
+
+.PHONY: help install test unit book execute lab bench lint clean
+
+help:
+	@echo "make test     install (first time) and run unit tests, notebook checks (nbval) and site tests"
+	@echo "make book     install (first time) and build the site into _build/html"
+	@echo "make execute  re-run every notebook in place to refresh its stored outputs"
+	@echo "make lab      open JupyterLab in the project's environment"
+	@echo "make bench    run the benchmarks (minutes) and write benchmarks/results/"
+	@echo "make lint     ruff"
+
+$(STAMP): requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+book: $(STAMP)
+	$(BIN)/jupyter-book build . -W -n --keep-going
+
+test: $(STAMP) book
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests -p no:nbval -o addopts=""
+
+execute: $(STAMP)
+	TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 $(NOTEBOOKS)
+	$(BIN)/nbstripout --keep-output --keep-count $(NOTEBOOKS)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab book/
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks book
+
+clean:
+	rm -rf _build

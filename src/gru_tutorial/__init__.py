@@ -1,0 +1,58 @@
+"""gru_tutorial: a Gated Recurrent Unit built from scratch in TensorFlow that learns to add.
+
+The package behind the book in ``book/``. Modules:
+
+``bits``      integers <-> reversed bitstrings
+``data``      addition problems as bit sequences
+``cell``      the GRU cell from the four equations, and the bridge to Keras
+``model``     the bit adder (cell over time + readout), ``BitAdder.add``
+``train``     the ``seed`` and ``fast`` recipes, ``train()``
+``evaluate``  exact and bit accuracy, adversarial sums, ``evaluate()``
+``saving``    save/load (Keras weights + JSON), the bundled pretrained model
+``seeding``   ``set_seed()`` for reproducible runs
+``cli``       the ``gru-tutorial`` command
+
+Names are loaded lazily, so ``import gru_tutorial`` is quick and TensorFlow is
+imported on first use. Before that, two environment variables are set (only if
+not set already) to keep TensorFlow's C++ start-up log lines quiet:
+``TF_CPP_MIN_LOG_LEVEL=3`` and ``TF_ENABLE_ONEDNN_OPTS=0``.
+
+The functions ``train`` and ``evaluate`` live in the modules of the same name
+(``from gru_tutorial.train import train``), which they would otherwise shadow.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "BitsError": "bits", "from_bits": "bits", "to_bits": "bits",
+    "GRUCell": "cell", "copy_keras_gru_weights": "cell", "from_keras_gru": "cell",
+    "AdditionBatch": "data", "encode_pairs": "data", "random_batch": "data",
+    "seed_dataset": "data",
+    "EvalResult": "evaluate", "adversarial_pairs": "evaluate",
+    "evaluate_adversarial": "evaluate",
+    "BitAdder": "model",
+    "ModelFileError": "saving", "load_model": "saving", "load_pretrained": "saving",
+    "save_model": "saving",
+    "set_seed": "seeding",
+    "RECIPES": "train", "Recipe": "train", "TrainResult": "train",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

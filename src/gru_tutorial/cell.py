@@ -1,0 +1,279 @@
+"""A GRU cell written from the four equations of Chung et al. (2014).
+
+Explained in the chapters "The GRU equations" and "The cell in TensorFlow"
+(``book/02_gru_equations.ipynb``, ``book/04_cell_in_tensorflow.ipynb``).
+
+With input ``x_t`` (a row vector) and previous state ``h``::
+
+    z       = sigmoid(x_t W_z + h U_z + b_z)            # update gate   (eq. gru-z)
+    r       = sigmoid(x_t W_r + h U_r + b_r)            # reset gate    (eq. gru-r)
+    h_tilde = tanh(x_t W_h + (r * h) U_h + b_h)         # candidate     (eq. gru-candidate)
+    h_new   = (1 - z) * h + z * h_tilde                 # new state     (eq. gru-state)
+
+``*`` is the elementwise (Hadamard) product. This is the "reset before"
+variant of Cho et al. (2014, v3), which Keras calls ``reset_after=False``;
+Keras writes the last line as ``z * h + (1 - z) * h_tilde``, so its update gate
+is ours negated (see :func:`from_keras_gru`).
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+__all__ = ["GRUCell", "from_keras_gru", "copy_keras_gru_weights"]
+
+_GATES = ("z", "r", "h")
+
+
+def _initializer(spec: str | keras.initializers.Initializer, seed: int | None):
+    """A Keras initializer from a name, with an explicit seed for reproducibility."""
+    if isinstance(spec, keras.initializers.Initializer):
+        return spec
+    if spec == "glorot_uniform":
+        return keras.initializers.GlorotUniform(seed=seed)
+    if spec == "orthogonal":
+        return keras.initializers.Orthogonal(seed=seed)
+    if spec == "zeros":
+        return keras.initializers.Zeros()
+    if spec == "truncated_normal_0.01":
+        return keras.initializers.TruncatedNormal(stddev=0.01, seed=seed)
+    raise ValueError(
+        f"unknown initializer {spec!r}; use 'glorot_uniform', 'orthogonal', 'zeros', "
+        "'truncated_normal_0.01' or a keras.initializers.Initializer"
+    )
+
+
+class GRUCell(keras.layers.Layer):
+    """GRU cell with nine separately named weights, as in the equations.
+
+    Parameters
+    ----------
+    units : int
+        Size of the hidden state ``h``.
+    input_dim : int
+        Size of each input vector ``x_t``.
+    kernel_initializer, recurrent_initializer, bias_initializer : str or Initializer
+        How to initialise ``W_*``, ``U_*`` and ``b_*``. Names accepted:
+        ``'glorot_uniform'``, ``'orthogonal'``, ``'zeros'``, ``'truncated_normal_0.01'``.
+    seed : int, optional
+        Seed for the initializers; the same seed gives the same weights.
+    dtype : str
+        ``'float32'`` or ``'float64'``.
+    name : str
+        Layer name.
+
+    Attributes
+    ----------
+    W_z, W_r, W_h : Variable
+        Input weights, shape ``(input_dim, units)``.
+    U_z, U_r, U_h : Variable
+        Recurrent weights, shape ``(units, units)``.
+    b_z, b_r, b_h : Variable
+        Biases, shape ``(units,)``.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        input_dim: int,
+        *,
+        kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
+        recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
+        bias_initializer: str | keras.initializers.Initializer = "zeros",
+        seed: int | None = None,
+        dtype: str = "float32",
+        name: str = "gru_cell",
+    ) -> None:
+        for arg, value in (("units", units), ("input_dim", input_dim)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+        if dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        super().__init__(dtype=dtype, name=name)
+        self.units = int(units)
+        self.input_dim = int(input_dim)
+        specs = {"W": (kernel_initializer, (self.input_dim, self.units)),
+                 "U": (recurrent_initializer, (self.units, self.units)),
+                 "b": (bias_initializer, (self.units,))}
+        for k, (kind, (spec, shape)) in enumerate(specs.items()):
+            for g, gate in enumerate(_GATES):
+                sub_seed = None if seed is None else int(seed) * 97 + 10 * k + g
+                var = self.add_weight(shape=shape, initializer=_initializer(spec, sub_seed),
+                                      name=f"{kind}_{gate}", dtype=dtype)
+                setattr(self, f"{kind}_{gate}", var)
+        self.built = True
+
+    # -- the equations, one step at a time ---------------------------------
+    def step(self, x_t: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
+        """One time step, written exactly as the four equations.
+
+        Parameters
+        ----------
+        x_t : Tensor
+            Inputs at one time step, shape ``(batch, input_dim)``.
+        h : Tensor
+            Previous state, shape ``(batch, units)``.
+
+        Returns
+        -------
+        Tensor
+            New state, shape ``(batch, units)``.
+        """
+        z = tf.sigmoid(x_t @ self.W_z + h @ self.U_z + self.b_z)  # update gate
+        r = tf.sigmoid(x_t @ self.W_r + h @ self.U_r + self.b_r)  # reset gate
+        h_tilde = tf.tanh(x_t @ self.W_h + (r * h) @ self.U_h + self.b_h)  # candidate
+        return (1 - z) * h + z * h_tilde  # interpolate old state and candidate
+
+    # -- the same arithmetic, arranged for speed ----------------------------
+    def project_inputs(self, x: tf.Tensor) -> tf.Tensor:
+        """Input terms of all three equations for all time steps in one matmul.
+
+        Parameters
+        ----------
+        x : Tensor
+            Inputs, shape ``(batch, time, input_dim)``.
+
+        Returns
+        -------
+        Tensor
+            ``x [W_z W_r W_h] + [b_z b_r b_h]``, shape ``(batch, time, 3 * units)``.
+        """
+        W = tf.concat([self.W_z, self.W_r, self.W_h], axis=1)
+        b = tf.concat([self.b_z, self.b_r, self.b_h], axis=0)
+        return tf.einsum("btd,dk->btk", x, W) + b
+
+    def fused_step(self, xp_t: tf.Tensor, h: tf.Tensor, U_zr: tf.Tensor) -> tf.Tensor:
+        """:meth:`step` with precomputed input terms and one matmul for both gates.
+
+        Parameters
+        ----------
+        xp_t : Tensor
+            One time step of :meth:`project_inputs`, shape ``(batch, 3 * units)``.
+        h : Tensor
+            Previous state, shape ``(batch, units)``.
+        U_zr : Tensor
+            ``[U_z U_r]`` concatenated, shape ``(units, 2 * units)``.
+
+        Returns
+        -------
+        Tensor
+            New state, shape ``(batch, units)``.
+        """
+        u = self.units
+        zr = tf.sigmoid(xp_t[:, : 2 * u] + h @ U_zr)
+        z, r = zr[:, :u], zr[:, u:]
+        h_tilde = tf.tanh(xp_t[:, 2 * u :] + (r * h) @ self.U_h)
+        return (1 - z) * h + z * h_tilde
+
+    def call(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
+        """Run the cell over a whole sequence with ``tf.scan``.
+
+        Parameters
+        ----------
+        x : Tensor
+            Inputs, shape ``(batch, time, input_dim)``.
+        h0 : Tensor, optional
+            Initial state, shape ``(batch, units)``; zeros by default.
+
+        Returns
+        -------
+        Tensor
+            All states ``h_1 .. h_T``, shape ``(batch, time, units)``.
+        """
+        x = tf.convert_to_tensor(x, dtype=self.dtype)
+        if h0 is None:
+            h0 = tf.zeros([tf.shape(x)[0], self.units], dtype=self.dtype)
+        xp = tf.transpose(self.project_inputs(x), [1, 0, 2])  # time-major for tf.scan
+        U_zr = tf.concat([self.U_z, self.U_r], axis=1)
+        hs = tf.scan(lambda h, xp_t: self.fused_step(xp_t, h, U_zr), xp, initializer=h0)
+        return tf.transpose(hs, [1, 0, 2])
+
+    def run_stepwise(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
+        """Run over a sequence with a plain Python loop over :meth:`step` (slow, for teaching).
+
+        Parameters
+        ----------
+        x : Tensor
+            Inputs, shape ``(batch, time, input_dim)``.
+        h0 : Tensor, optional
+            Initial state, shape ``(batch, units)``; zeros by default.
+
+        Returns
+        -------
+        Tensor
+            All states, shape ``(batch, time, units)``.
+        """
+        x = tf.convert_to_tensor(x, dtype=self.dtype)
+        h = tf.zeros([x.shape[0], self.units], dtype=self.dtype) if h0 is None else h0
+        states = []
+        for t in range(x.shape[1]):
+            h = self.step(x[:, t, :], h)
+            states.append(h)
+        return tf.stack(states, axis=1)
+
+
+def copy_keras_gru_weights(layer: keras.layers.GRU, cell: GRUCell) -> None:
+    """Copy the weights of a Keras ``GRU(reset_after=False)`` into ``cell``.
+
+    Keras computes ``h = z * h_prev + (1 - z) * h_tilde``; our equation is
+    ``h = (1 - z) * h_prev + z * h_tilde``. Since ``1 - sigmoid(a) = sigmoid(-a)``,
+    Keras's update gate equals ours when its kernel, recurrent kernel and bias
+    for ``z`` are negated. Keras stores the gates side by side in the order z, r, h.
+
+    Parameters
+    ----------
+    layer : keras.layers.GRU
+        A built Keras GRU layer with ``reset_after=False``, sigmoid recurrent
+        activation and tanh activation.
+    cell : GRUCell
+        Destination cell with the same ``units`` and ``input_dim``.
+
+    Raises
+    ------
+    ValueError
+        If the layer is not a compatible, built Keras GRU.
+    """
+    if not isinstance(layer, keras.layers.GRU):
+        raise ValueError(f"layer must be a keras.layers.GRU, got {type(layer).__name__}")
+    if layer.reset_after:
+        raise ValueError("layer must have reset_after=False (the reset gate is applied before U_h)")
+    if not layer.built:
+        raise ValueError("the Keras layer is not built yet: call it on an input first")
+    act = keras.activations.serialize(layer.cell.activation)
+    rec = keras.activations.serialize(layer.cell.recurrent_activation)
+    if act != "tanh" or rec != "sigmoid" or not layer.use_bias:
+        raise ValueError("layer must use activation='tanh', recurrent_activation='sigmoid', use_bias=True")
+    kernel, recurrent, bias = (np.asarray(w) for w in layer.get_weights())
+    if kernel.shape != (cell.input_dim, 3 * cell.units):
+        raise ValueError(f"layer kernel has shape {kernel.shape}, cell needs "
+                         f"({cell.input_dim}, {3 * cell.units})")
+    u = cell.units
+    sign = {"z": -1.0, "r": 1.0, "h": 1.0}
+    for g, gate in enumerate(_GATES):
+        cols = slice(g * u, (g + 1) * u)
+        getattr(cell, f"W_{gate}").assign(sign[gate] * kernel[:, cols])
+        getattr(cell, f"U_{gate}").assign(sign[gate] * recurrent[:, cols])
+        getattr(cell, f"b_{gate}").assign(sign[gate] * bias[cols])
+
+
+def from_keras_gru(layer: keras.layers.GRU) -> GRUCell:
+    """A new :class:`GRUCell` computing the same function as a Keras GRU layer.
+
+    Parameters
+    ----------
+    layer : keras.layers.GRU
+        A built Keras GRU with ``reset_after=False``.
+
+    Returns
+    -------
+    GRUCell
+        A cell of the layer's size and dtype holding the converted weights.
+    """
+    if not isinstance(layer, keras.layers.GRU) or not layer.built:
+        raise ValueError("layer must be a built keras.layers.GRU")
+    kernel = layer.get_weights()[0]
+    cell = GRUCell(layer.units, kernel.shape[0], dtype=str(kernel.dtype))
+    copy_keras_gru_weights(layer, cell)
+    return cell

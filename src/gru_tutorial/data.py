@@ -1,0 +1,184 @@
+"""Addition problems as bit sequences.
+
+Explained in the chapter "Bitstring data" (``book/03_bitstring_data.ipynb``).
+
+One example is a pair of integers ``a, b``. At time step ``t`` the network
+reads ``x[t] = (bit t of a, bit t of b)`` and must output ``y[t] = bit t of
+a + b``. Two ``n``-bit numbers can have an ``(n + 1)``-bit sum (``3 + 1 = 4``
+is ``11 + 01 = 001`` reversed), so every sequence gets one extra step for the
+final carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .bits import BitsError, check_nonnegative_int, from_bits, to_bits
+
+__all__ = [
+    "AdditionBatch",
+    "encode_pairs",
+    "random_batch",
+    "seed_dataset",
+    "SEED_EXAMPLES",
+    "SEED_BITS",
+]
+
+SEED_EXAMPLES = 100
+"""Number of examples in the original tutorial's fixed data set."""
+
+SEED_BITS = 5
+"""Bits per sequence in the original tutorial's fixed data set."""
+
+
+@dataclass(frozen=True)
+class AdditionBatch:
+    """A batch of addition problems as network inputs and targets.
+
+    Attributes
+    ----------
+    x : numpy.ndarray
+        float32, shape ``(batch, time, 2)``: bit ``t`` of ``a`` and of ``b``.
+    y : numpy.ndarray
+        float32, shape ``(batch, time, 1)``: bit ``t`` of ``a + b``.
+    a, b : list of int
+        The operands, as Python integers.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    a: list[int]
+    b: list[int]
+
+    def __len__(self) -> int:
+        return len(self.a)
+
+    @property
+    def sums(self) -> list[int]:
+        """The true sums ``a + b``."""
+        return [p + q for p, q in zip(self.a, self.b, strict=True)]
+
+
+def _check_positive(value: object, name: str) -> int:
+    n = check_nonnegative_int(value, name)
+    if n < 1:
+        raise BitsError(f"{name} must be a positive integer, got {n}")
+    return n
+
+
+def encode_pairs(a: Sequence[int], b: Sequence[int], width: int | None = None) -> AdditionBatch:
+    """Encode given pairs of integers as an :class:`AdditionBatch`.
+
+    Parameters
+    ----------
+    a, b : sequence of int
+        Non-negative operands of any size, the same number of each.
+    width : int, optional
+        Time steps per sequence. Defaults to the fewest that hold every sum,
+        i.e. one more than the longest operand (and at least 1).
+
+    Returns
+    -------
+    AdditionBatch
+        Inputs ``x`` and targets ``y`` of shape ``(len(a), width, .)``.
+
+    Raises
+    ------
+    BitsError
+        If an operand is not a non-negative integer, the lengths differ, or
+        ``width`` is too small for a sum.
+    """
+    a = [check_nonnegative_int(v, "a") for v in a]
+    b = [check_nonnegative_int(v, "b") for v in b]
+    if len(a) != len(b):
+        raise BitsError(f"a and b must have the same length, got {len(a)} and {len(b)}")
+    if not a:
+        raise BitsError("need at least one pair of operands")
+    sums = [p + q for p, q in zip(a, b, strict=True)]
+    needed = max(max(s.bit_length() for s in sums), 1)
+    if width is None:
+        width = max(max(max(p.bit_length(), q.bit_length()) for p, q in zip(a, b)) + 1, needed)
+    else:
+        width = _check_positive(width, "width")
+        if width < needed:
+            raise BitsError(f"width={width} is too small: a sum needs {needed} bits")
+    x = np.empty((len(a), width, 2), dtype=np.float32)
+    y = np.empty((len(a), width, 1), dtype=np.float32)
+    for i, (p, q, s) in enumerate(zip(a, b, sums)):
+        x[i, :, 0] = to_bits(p, width)
+        x[i, :, 1] = to_bits(q, width)
+        y[i, :, 0] = to_bits(s, width)
+    return AdditionBatch(x=x, y=y, a=a, b=b)
+
+
+def random_batch(batch_size: int, bits: int, rng: np.random.Generator | int | None = None) -> AdditionBatch:
+    """Random addition problems with operands uniform in ``[0, 2**bits)``.
+
+    Parameters
+    ----------
+    batch_size : int
+        Number of examples (at least 1).
+    bits : int
+        Bits per operand (at least 1); sequences have ``bits + 1`` steps.
+    rng : numpy.random.Generator or int, optional
+        Random generator, or a seed for a new one. Same seed, same batch.
+
+    Returns
+    -------
+    AdditionBatch
+        The batch, with ``x`` of shape ``(batch_size, bits + 1, 2)``.
+    """
+    batch_size = _check_positive(batch_size, "batch_size")
+    bits = _check_positive(bits, "bits")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    operand_bits = rng.integers(0, 2, size=(2, batch_size, bits), dtype=np.uint8)
+    if bits <= 62:  # fits int64 with the carry: add all pairs at once in NumPy
+        weights = np.left_shift(np.int64(1), np.arange(bits + 1, dtype=np.int64))
+        a_int, b_int = (operand_bits.astype(np.int64) * weights[:bits]).sum(axis=2)
+        x = np.zeros((batch_size, bits + 1, 2), dtype=np.float32)
+        x[:, :bits, :] = operand_bits.transpose(1, 2, 0)
+        y = (((a_int + b_int)[:, None] & weights) != 0).astype(np.float32)[..., None]
+        return AdditionBatch(x=x, y=y, a=[int(v) for v in a_int], b=[int(v) for v in b_int])
+    a = [from_bits(row) for row in operand_bits[0]]
+    b = [from_bits(row) for row in operand_bits[1]]
+    return encode_pairs(a, b, width=bits + 1)
+
+
+def seed_dataset(
+    rng: np.random.Generator | int | None = None,
+    n_examples: int = SEED_EXAMPLES,
+    bits: int = SEED_BITS,
+) -> AdditionBatch:
+    """The original tutorial's data: ``n_examples`` sums of ``bits``-bit sequences.
+
+    As in the seed post, both operands are drawn with
+    ``randint(0, 2**(bits - 1) - 1)`` (upper end excluded), i.e. from
+    ``0 .. 2**(bits - 1) - 2``; their sum then always fits in ``bits`` bits.
+    With the defaults that is 0..14, so only 15 x 15 = 225 distinct pairs exist.
+
+    Parameters
+    ----------
+    rng : numpy.random.Generator or int, optional
+        Random generator, or a seed for a new one.
+    n_examples : int
+        Number of examples.
+    bits : int
+        Sequence length (at least 2).
+
+    Returns
+    -------
+    AdditionBatch
+        ``x`` of shape ``(n_examples, bits, 2)``.
+    """
+    n_examples = _check_positive(n_examples, "n_examples")
+    bits = _check_positive(bits, "bits")
+    if bits < 2:
+        raise BitsError(f"bits must be at least 2 for the seed scheme, got {bits}")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    high = 2 ** (bits - 1) - 1
+    a = [int(v) for v in rng.integers(0, high, size=n_examples)]
+    b = [int(v) for v in rng.integers(0, high, size=n_examples)]
+    return encode_pairs(a, b, width=bits)

@@ -1,0 +1,187 @@
+"""The bit adder: a GRU over the bit sequence plus a per-step readout.
+
+Explained in the chapter "Training" (``book/05_training.ipynb``).
+
+For every time step the readout turns the state ``h_t`` into one logit
+``h_t V + c``; the predicted sum bit is 1 where the logit is positive (the
+sigmoid probability above 1/2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from .bits import check_nonnegative_int, from_bits
+from .cell import GRUCell, _initializer
+from .data import encode_pairs
+
+__all__ = ["BitAdder", "INITS"]
+
+INITS = ("keras", "seed")
+"""Initialisation schemes: ``'keras'`` (Glorot kernels, orthogonal recurrent
+weights, zero biases) and ``'seed'`` (truncated normal, std 0.01, for every
+weight and bias, as in the original tutorial)."""
+
+_MIN_BUCKET = 8
+_MAX_ELEMENTS_PER_CHUNK = 1 << 22  # batch * time per inference call, bounds memory
+XLA_MIN_STEPS = 1025
+"""Sequences at least this long run XLA-compiled: compiling costs about a second
+per length bucket but then removes most of the per-step loop overhead."""
+
+
+def _bucket(length: int) -> int:
+    """Next power of two >= length, so XLA compiles one program per bucket."""
+    return max(_MIN_BUCKET, 1 << (length - 1).bit_length())
+
+
+class BitAdder(keras.Model):
+    """GRU cell over time plus a linear readout to one logit per bit.
+
+    Parameters
+    ----------
+    units : int
+        Hidden state size of the GRU cell.
+    dtype : str
+        ``'float32'`` or ``'float64'``.
+    init : str
+        ``'keras'`` or ``'seed'``, see :data:`INITS`.
+    seed : int, optional
+        Seed for the initial weights.
+    name : str
+        Model name.
+    """
+
+    def __init__(
+        self,
+        units: int = 16,
+        dtype: str = "float32",
+        init: str = "keras",
+        seed: int | None = None,
+        name: str = "bit_adder",
+    ) -> None:
+        if init not in INITS:
+            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+        super().__init__(name=name, dtype=dtype)
+        if init == "keras":
+            specs = ("glorot_uniform", "orthogonal", "zeros")
+        else:
+            specs = ("truncated_normal_0.01",) * 3
+        self.cell = GRUCell(
+            units, 2, kernel_initializer=specs[0], recurrent_initializer=specs[1],
+            bias_initializer=specs[2], seed=seed, dtype=dtype,
+        )
+        out_seed = None if seed is None else int(seed) * 97 + 50
+        self.V = self.add_weight(shape=(units, 1), name="V", dtype=dtype,
+                                 initializer=_initializer(specs[0], out_seed))
+        self.c = self.add_weight(shape=(1,), name="c", dtype=dtype,
+                                 initializer=_initializer(specs[2], out_seed))
+        self.init_scheme = init
+        self.built = True
+        spec = [tf.TensorSpec([None, None, 2], dtype)]
+        self._bits_plain = tf.function(self._bits_graph, input_signature=spec, autograph=False)
+        self._bits_xla = tf.function(self._bits_graph, input_signature=spec, autograph=False,
+                                     jit_compile=True)
+
+    @property
+    def units(self) -> int:
+        """Hidden state size."""
+        return self.cell.units
+
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        """Logits of the sum bits, shape ``(batch, time, 1)``, for inputs ``(batch, time, 2)``."""
+        h = self.cell(x)
+        return tf.einsum("btu,uk->btk", h, self.V) + self.c
+
+    def _bits_graph(self, x: tf.Tensor) -> tf.Tensor:
+        return tf.cast(self.call(x)[..., 0] > 0, tf.uint8)
+
+    def predict_bits(self, x: np.ndarray, jit_compile: bool | None = None) -> np.ndarray:
+        """Predicted sum bits for inputs ``x``, for sequences of any length.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs of shape ``(batch, time, 2)`` holding 0s and 1s.
+        jit_compile : bool, optional
+            Run XLA-compiled. By default only for sequences of at least
+            :data:`XLA_MIN_STEPS` steps, where compiling pays for itself.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``uint8`` bits of shape ``(batch, time)``.
+        """
+        x = np.asarray(x)
+        if x.ndim != 3 or x.shape[2] != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+            raise ValueError(f"x must have shape (batch, time, 2) with batch, time >= 1, got {x.shape}")
+        batch, time, _ = x.shape
+        if jit_compile is None:
+            jit_compile = time >= XLA_MIN_STEPS
+        if jit_compile:
+            # XLA compiles one program per shape, so pad the length to a power of two.
+            # The network is causal: zeros appended after the last step cannot change
+            # the outputs before them.
+            padded = _bucket(time)
+            xp = np.zeros((batch, padded, 2), dtype=self.dtype)
+            xp[:, :time] = x
+            fn = self._bits_xla
+        else:
+            padded, xp, fn = time, x.astype(self.dtype, copy=False), self._bits_plain
+        rows = max(1, _MAX_ELEMENTS_PER_CHUNK // padded)
+        out = [fn(tf.constant(xp[i : i + rows])).numpy() for i in range(0, batch, rows)]
+        return np.concatenate(out, axis=0)[:, :time]
+
+    def add_many(self, a: Sequence[int], b: Sequence[int]) -> list[int]:
+        """Add pairs of non-negative integers with the network.
+
+        Parameters
+        ----------
+        a, b : sequence of int
+            Operands of any size, the same number of each.
+
+        Returns
+        -------
+        list of int
+            The network's sums (right only if the network has learned to add).
+        """
+        batch = encode_pairs(a, b)
+        return [from_bits(row) for row in self.predict_bits(batch.x)]
+
+    def add(self, a: int, b: int) -> int:
+        """Add two non-negative integers of any size with the network.
+
+        The sequence length is chosen as one more than the longer operand,
+        room for the final carry.
+
+        Parameters
+        ----------
+        a, b : int
+            Non-negative integers.
+
+        Returns
+        -------
+        int
+            The sum computed by the network.
+
+        Raises
+        ------
+        BitsError
+            (a ``ValueError``) if ``a`` or ``b`` is not a non-negative integer.
+
+        Examples
+        --------
+        >>> from gru_tutorial import load_pretrained
+        >>> load_pretrained().add(3, 1)
+        4
+        """
+        a = check_nonnegative_int(a, "a")
+        b = check_nonnegative_int(b, "b")
+        return self.add_many([a], [b])[0]
+
+    def get_config(self) -> dict:
+        """Constructor arguments, for the JSON config saved next to the weights."""
+        return {"units": self.units, "dtype": self.dtype, "init": self.init_scheme}
