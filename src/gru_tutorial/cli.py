@@ -143,7 +143,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           "recipe": args.recipe, "seed": args.seed, "out": str(out),
                           "evaluation": info["evaluation"]}))
         return 0
-    widths = ", ".join(f"{b}-bit" for b in result.evaluation)
+    widths = ", ".join(f"{k}-bit" if isinstance(k, int) else f"{k} {v.bits}-bit"
+                       for k, v in result.evaluation.items())
     if result.converged:
         print(f"exact on held-out {widths} sums after {result.iterations} iterations "
               f"in {result.seconds:.1f} s")

@@ -114,8 +114,13 @@ def encode_pairs(a: Sequence[int], b: Sequence[int], width: int | None = None) -
     return AdditionBatch(x=x, y=y, a=a, b=b)
 
 
-def random_batch(batch_size: int, bits: int, rng: np.random.Generator | int | None = None) -> AdditionBatch:
-    """Random addition problems with operands uniform in ``[0, 2**bits)``.
+def random_batch(
+    batch_size: int,
+    bits: int,
+    rng: np.random.Generator | int | None = None,
+    mixed_density: bool = False,
+) -> AdditionBatch:
+    """Random addition problems with ``bits``-bit operands.
 
     Parameters
     ----------
@@ -125,6 +130,11 @@ def random_batch(batch_size: int, bits: int, rng: np.random.Generator | int | No
         Bits per operand (at least 1); sequences have ``bits + 1`` steps.
     rng : numpy.random.Generator or int, optional
         Random generator, or a seed for a new one. Same seed, same batch.
+    mixed_density : bool
+        If false (default), every bit is 1 with probability 1/2, i.e. operands
+        are uniform in ``[0, 2**bits)``. If true, each operand draws its own
+        probability of a 1 uniformly from [0, 1]: that gives runs of ones and
+        zeros, and so long carry chains, which uniform bits almost never have.
 
     Returns
     -------
@@ -134,7 +144,11 @@ def random_batch(batch_size: int, bits: int, rng: np.random.Generator | int | No
     batch_size = _check_positive(batch_size, "batch_size")
     bits = _check_positive(bits, "bits")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    operand_bits = rng.integers(0, 2, size=(2, batch_size, bits), dtype=np.uint8)
+    if mixed_density:
+        density = rng.uniform(0.0, 1.0, size=(2, batch_size, 1))
+        operand_bits = (rng.uniform(size=(2, batch_size, bits)) < density).astype(np.uint8)
+    else:
+        operand_bits = rng.integers(0, 2, size=(2, batch_size, bits), dtype=np.uint8)
     if bits <= 62:  # fits int64 with the carry: add all pairs at once in NumPy
         weights = np.left_shift(np.int64(1), np.arange(bits + 1, dtype=np.int64))
         a_int, b_int = (operand_bits.astype(np.int64) * weights[:bits]).sum(axis=2)

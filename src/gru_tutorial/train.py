@@ -12,9 +12,12 @@ Two named recipes (:data:`RECIPES`):
     five-bit examples. It is done when exact on its own 5-bit test set.
 ``fast`` (default)
     Fresh random batches of 16-bit additions every step (the network never
-    sees an example twice), binary cross-entropy on the logits, Glorot and
-    orthogonal initialisation, Adam with learning rate 3e-2, float32. It is
-    done when exact on held-out sums of 20, 200 and 1,000 bits.
+    sees an example twice), with each operand's density of ones drawn at
+    random so that long carry chains occur; binary cross-entropy on the
+    logits, Glorot and orthogonal initialisation, Adam with learning rate
+    3e-2, float32. It is done when exact on held-out random sums of 20, 200
+    and 1,000 bits and on the adversarial 1,000-bit sums of
+    :func:`gru_tutorial.evaluate.adversarial_pairs`.
 
 Training is reproducible: the same recipe and seed give identical weights.
 """
@@ -29,8 +32,8 @@ import tensorflow as tf
 from tqdm.auto import tqdm
 
 from .bits import BitsError, check_nonnegative_int
-from .data import AdditionBatch, random_batch, seed_dataset
-from .evaluate import EvalResult, score_batch
+from .data import AdditionBatch, encode_pairs, random_batch, seed_dataset
+from .evaluate import EvalResult, adversarial_pairs, score_batch
 from .model import BitAdder
 
 __all__ = ["Recipe", "RECIPES", "Adam", "History", "TrainResult", "train"]
@@ -61,11 +64,17 @@ class Recipe:
         Bits per operand of the training sums.
     fixed_data : bool
         Train on one fixed data set (the seed scheme) instead of fresh batches.
+    mixed_density : bool
+        Draw each training operand's density of ones at random (see
+        :func:`gru_tutorial.data.random_batch`).
     eval_bits : tuple of int
         Bits per operand of the held-out evaluation sets; training stops when
         the model is exact on all of them.
     eval_count : int
         Sums per evaluation set.
+    eval_adversarial : bool
+        Also require exact results on :func:`gru_tutorial.evaluate.adversarial_pairs`
+        with operands as long as the longest evaluation set.
     max_steps : int
         Give up after this many steps.
     """
@@ -79,18 +88,22 @@ class Recipe:
     batch_size: int
     train_bits: int
     fixed_data: bool
+    mixed_density: bool
     eval_bits: tuple[int, ...]
     eval_count: int
+    eval_adversarial: bool
     max_steps: int
 
 
 RECIPES: dict[str, Recipe] = {
     "seed": Recipe("seed", units=16, dtype="float64", init="seed", loss="mse",
                    learning_rate=1e-3, batch_size=100, train_bits=5, fixed_data=True,
-                   eval_bits=(5,), eval_count=100, max_steps=6000),
+                   mixed_density=False, eval_bits=(5,), eval_count=100, eval_adversarial=False,
+                   max_steps=6000),
     "fast": Recipe("fast", units=16, dtype="float32", init="keras", loss="bce",
                    learning_rate=3e-2, batch_size=100, train_bits=16, fixed_data=False,
-                   eval_bits=(20, 200, 1000), eval_count=1000, max_steps=1000),
+                   mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,
+                   eval_adversarial=True, max_steps=1000),
 }
 """The named recipes; see the module docstring."""
 
@@ -175,7 +188,8 @@ class TrainResult:
     converged : bool
         Whether the model became exact on every evaluation set.
     evaluation : dict
-        Bits -> :class:`EvalResult` on the held-out sets at the end.
+        Bits (or ``'adversarial'``) -> :class:`EvalResult` on the held-out
+        sets at the end.
     history : History
         Per-step record.
     """
@@ -186,7 +200,7 @@ class TrainResult:
     iterations: int
     seconds: float
     converged: bool
-    evaluation: dict[int, EvalResult]
+    evaluation: dict[int | str, EvalResult]
     history: History
 
     @property
@@ -233,8 +247,8 @@ def _make_step(model: BitAdder, recipe: Recipe):
 _EVAL_CHUNK = 250
 
 
-def _evaluate_sets(model: BitAdder, sets: dict[int, AdditionBatch],
-                   stop_early: bool) -> dict[int, EvalResult] | None:
+def _evaluate_sets(model: BitAdder, sets: dict[int | str, AdditionBatch],
+                   stop_early: bool) -> dict[int | str, EvalResult] | None:
     """Score the model on each held-out set, smallest first.
 
     With ``stop_early``, score in chunks and return ``None`` at the first wrong
@@ -253,7 +267,8 @@ def _evaluate_sets(model: BitAdder, sets: dict[int, AdditionBatch],
             exact_parts.append(exact)
             correct_parts.append(correct)
         exact, correct = np.concatenate(exact_parts), np.concatenate(correct_parts)
-        results[bits] = EvalResult(float(exact.mean()), float(correct.mean()), bits, len(exact))
+        width = batch.x.shape[1] - 1
+        results[bits] = EvalResult(float(exact.mean()), float(correct.mean()), width, len(exact))
     return results
 
 
@@ -324,10 +339,13 @@ def train(
         sets = {b: seed_dataset(eval_rng, recipe.eval_count, b) for b in recipe.eval_bits}
     else:
         sets = {b: random_batch(recipe.eval_count, b, eval_rng) for b in sorted(recipe.eval_bits)}
+    if recipe.eval_adversarial:
+        pairs = adversarial_pairs(max(recipe.eval_bits)).values()
+        sets["adversarial"] = encode_pairs([p for p, _ in pairs], [q for _, q in pairs])
     step = _make_step(model, recipe)
     history = History()
     converged = False
-    evaluation: dict[int, EvalResult] = {}
+    evaluation: dict[int | str, EvalResult] = {}
     bar = tqdm(total=recipe.max_steps, desc=f"train {recipe.name}", disable=not progress,
                unit="step", leave=False)
     it = 0
@@ -335,7 +353,7 @@ def train(
         while it < recipe.max_steps:
             it += 1
             batch = fixed if recipe.fixed_data else random_batch(
-                recipe.batch_size, recipe.train_bits, train_rng)
+                recipe.batch_size, recipe.train_bits, train_rng, recipe.mixed_density)
             loss, bit_acc, exact = (float(v) for v in step(
                 tf.constant(batch.x, recipe.dtype), tf.constant(batch.y, recipe.dtype)))
             history.iteration.append(it)
