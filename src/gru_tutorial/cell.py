@@ -244,7 +244,8 @@ def copy_keras_gru_weights(layer: keras.layers.GRU, cell: GRUCell) -> None:
     act = keras.activations.serialize(layer.cell.activation)
     rec = keras.activations.serialize(layer.cell.recurrent_activation)
     if act != "tanh" or rec != "sigmoid" or not layer.use_bias:
-        raise ValueError("layer must use activation='tanh', recurrent_activation='sigmoid', use_bias=True")
+        raise ValueError("layer must use activation='tanh', recurrent_activation='sigmoid' "
+                         "and use_bias=True")
     kernel, recurrent, bias = (np.asarray(w) for w in layer.get_weights())
     if kernel.shape != (cell.input_dim, 3 * cell.units):
         raise ValueError(f"layer kernel has shape {kernel.shape}, cell needs "

@@ -128,8 +128,13 @@ def _cmd_add(args: argparse.Namespace) -> int:
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from .saving import save_model
+    from pathlib import Path
+
+    from .saving import ModelFileError, save_model
     from .train import train
+
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ModelFileError(f"--out {args.out} exists and is not a directory")
 
     result = train(args.recipe, seed=args.seed, max_steps=args.max_steps,
                    progress=not (args.quiet or args.json))
@@ -190,3 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelFileError as exc:
         print(f"gru-tutorial {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # e.g. --out names an existing file or an unwritable place
+        print(f"gru-tutorial {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"gru-tutorial {args.command}: interrupted", file=sys.stderr)
+        return 130

@@ -100,14 +100,15 @@ def encode_pairs(a: Sequence[int], b: Sequence[int], width: int | None = None) -
     sums = [p + q for p, q in zip(a, b, strict=True)]
     needed = max(max(s.bit_length() for s in sums), 1)
     if width is None:
-        width = max(max(max(p.bit_length(), q.bit_length()) for p, q in zip(a, b)) + 1, needed)
+        longest = max(max(p.bit_length(), q.bit_length()) for p, q in zip(a, b, strict=True))
+        width = max(longest + 1, needed)
     else:
         width = _check_positive(width, "width")
         if width < needed:
             raise BitsError(f"width={width} is too small: a sum needs {needed} bits")
     x = np.empty((len(a), width, 2), dtype=np.float32)
     y = np.empty((len(a), width, 1), dtype=np.float32)
-    for i, (p, q, s) in enumerate(zip(a, b, sums)):
+    for i, (p, q, s) in enumerate(zip(a, b, sums, strict=True)):
         x[i, :, 0] = to_bits(p, width)
         x[i, :, 1] = to_bits(q, width)
         y[i, :, 0] = to_bits(s, width)

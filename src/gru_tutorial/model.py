@@ -117,7 +117,8 @@ class BitAdder(keras.Model):
         """
         x = np.asarray(x)
         if x.ndim != 3 or x.shape[2] != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-            raise ValueError(f"x must have shape (batch, time, 2) with batch, time >= 1, got {x.shape}")
+            raise ValueError(
+                f"x must have shape (batch, time, 2) with batch, time >= 1, got {x.shape}")
         batch, time, _ = x.shape
         if jit_compile is None:
             jit_compile = time >= XLA_MIN_STEPS

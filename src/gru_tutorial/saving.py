@@ -110,8 +110,9 @@ def load_model(directory: str | Path) -> BitAdder:
     try:
         model.load_weights(weights)
     except Exception as exc:  # h5py and Keras raise many types for a bad file
+        first_line = (str(exc).splitlines() or [""])[0]
         raise ModelFileError(f"{weights} is corrupt or does not match the config "
-                             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+                             f"({type(exc).__name__}: {first_line})") from None
     model.info = config.get("info", {})
     return model
 
