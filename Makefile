@@ -30,7 +30,7 @@ test: $(STAMP) book
 	$(BIN)/python -m pytest
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest tests -p no:nbval -o addopts=""
+	$(BIN)/python -m pytest tests --ignore=tests/site -p no:nbval -o addopts="-p no:cacheprovider"
 
 execute: $(STAMP)
 	TF_CPP_MIN_LOG_LEVEL=3 TF_ENABLE_ONEDNN_OPTS=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
