@@ -32,7 +32,7 @@ CHROMIUM_ARGS = [
     # still fire the page's "request" event, so test_no_request_leaves_localhost sees them.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
 ]
-TIMEOUT_MS = 15_000
+TIMEOUT_MS = 30_000  # generous: CI machines may be busy
 
 
 def in_ci() -> bool:
