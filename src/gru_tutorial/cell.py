@@ -22,7 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["GRUCell", "from_keras_gru", "copy_keras_gru_weights"]
+__all__ = ["GRUCell", "from_keras_gru", "copy_keras_gru_weights", "scan_manual_gradient"]
 
 _GATES = ("z", "r", "h")
 
@@ -162,13 +162,16 @@ class GRUCell(keras.layers.Layer):
             New state, shape ``(batch, units)``.
         """
         u = self.units
-        zr = tf.sigmoid(xp_t[:, : 2 * u] + h @ U_zr)
-        z, r = zr[:, :u], zr[:, u:]
-        h_tilde = tf.tanh(xp_t[:, 2 * u :] + (r * h) @ self.U_h)
+        # tf.split rather than slicing: the same numbers, but its gradient is one
+        # concat where each slice's gradient pads a full-size zero tensor.
+        x_zr, x_h = tf.split(xp_t, [2 * u, u], axis=1)
+        z, r = tf.split(tf.sigmoid(x_zr + h @ U_zr), 2, axis=1)
+        h_tilde = tf.tanh(x_h + (r * h) @ self.U_h)
         return (1 - z) * h + z * h_tilde
 
-    def call(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
-        """Run the cell over a whole sequence with ``tf.scan``.
+    def call(self, x: tf.Tensor, h0: tf.Tensor | None = None, unroll: bool = False,
+             manual_gradient: bool = False) -> tf.Tensor:
+        """Run the cell over a whole sequence with ``tf.scan`` (or unrolled).
 
         Parameters
         ----------
@@ -176,6 +179,17 @@ class GRUCell(keras.layers.Layer):
             Inputs, shape ``(batch, time, input_dim)``.
         h0 : Tensor, optional
             Initial state, shape ``(batch, units)``; zeros by default.
+        unroll : bool
+            Instead of a loop, write one copy of :meth:`fused_step` per time step
+            into the graph (a Python loop, traced once per sequence length). The
+            results are the same; it saves the loop's bookkeeping, which pays off
+            for short sequences of a fixed length (chapter "Performance",
+            ``book/06_performance.ipynb``). Needs a static number of time steps.
+        manual_gradient : bool
+            Backpropagate with the hand-derived gradient of :func:`scan_manual_gradient`
+            instead of TensorFlow's automatic one: the same forward numbers, the
+            same gradients up to rounding (the weight gradients are summed over
+            time in one matmul instead of step by step). Not with ``unroll``.
 
         Returns
         -------
@@ -185,9 +199,23 @@ class GRUCell(keras.layers.Layer):
         x = tf.convert_to_tensor(x, dtype=self.dtype)
         if h0 is None:
             h0 = tf.zeros([tf.shape(x)[0], self.units], dtype=self.dtype)
-        xp = tf.transpose(self.project_inputs(x), [1, 0, 2])  # time-major for tf.scan
         U_zr = tf.concat([self.U_z, self.U_r], axis=1)
-        hs = tf.scan(lambda h, xp_t: self.fused_step(xp_t, h, U_zr), xp, initializer=h0)
+        if unroll:
+            if manual_gradient:
+                raise ValueError("manual_gradient=True works with the tf.scan loop, not unroll")
+            if x.shape[1] is None:
+                raise ValueError("unroll=True needs a static number of time steps")
+            xp = self.project_inputs(x)
+            h, states = h0, []
+            for xp_t in tf.unstack(xp, axis=1):
+                h = self.fused_step(xp_t, h, U_zr)
+                states.append(h)
+            return tf.stack(states, axis=1)
+        xp = tf.transpose(self.project_inputs(x), [1, 0, 2])  # time-major for tf.scan
+        if manual_gradient:
+            hs = scan_manual_gradient(xp, h0, U_zr, tf.convert_to_tensor(self.U_h))
+        else:
+            hs = tf.scan(lambda h, xp_t: self.fused_step(xp_t, h, U_zr), xp, initializer=h0)
         return tf.transpose(hs, [1, 0, 2])
 
     def run_stepwise(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
@@ -212,6 +240,73 @@ class GRUCell(keras.layers.Layer):
             h = self.step(x[:, t, :], h)
             states.append(h)
         return tf.stack(states, axis=1)
+
+
+def scan_manual_gradient(xp: tf.Tensor, h0: tf.Tensor, U_zr: tf.Tensor,
+                         U_h: tf.Tensor) -> tf.Tensor:
+    """The loop of :meth:`GRUCell.call` with a hand-written backward pass.
+
+    The forward pass is :meth:`GRUCell.fused_step` under ``tf.scan`` and keeps
+    the gates ``z``, ``r`` and the candidate ``h_tilde`` of every step. The
+    backward pass runs one reverse ``tf.scan`` that carries ``dL/dh`` and emits the
+    gradients of the gate pre-activations; the weight gradients are then one
+    matmul over all time steps, not a sum built up step by step inside the loop.
+    Chapter "Performance" (``book/06_performance.ipynb``).
+
+    Parameters
+    ----------
+    xp : Tensor
+        Projected inputs, time-major, shape ``(time, batch, 3 * units)``.
+    h0 : Tensor
+        Initial state, shape ``(batch, units)``.
+    U_zr : Tensor
+        ``[U_z U_r]``, shape ``(units, 2 * units)``.
+    U_h : Tensor
+        Shape ``(units, units)``.
+
+    Returns
+    -------
+    Tensor
+        All states, time-major, shape ``(time, batch, units)``.
+    """
+    u = U_h.shape[0]
+
+    @tf.custom_gradient
+    def run(xp, h0, U_zr, U_h):
+        def forward(carry, xp_t):  # GRUCell.fused_step, also returning z, r, h_tilde
+            h = carry[0]
+            x_zr, x_h = tf.split(xp_t, [2 * u, u], axis=1)
+            z, r = tf.split(tf.sigmoid(x_zr + h @ U_zr), 2, axis=1)
+            h_tilde = tf.tanh(x_h + (r * h) @ U_h)
+            return (1 - z) * h + z * h_tilde, z, r, h_tilde
+
+        zeros = tf.zeros_like(h0)
+        hs, zs, rs, h_tildes = tf.scan(forward, xp, initializer=(h0, zeros, zeros, zeros))
+
+        def grad(d_hs):
+            h_prev = tf.concat([h0[None], hs[:-1]], axis=0)
+            U_zr_T, U_h_T = tf.transpose(U_zr), tf.transpose(U_h)
+
+            def backward(carry, step):
+                d_out, h_p, z, r, h_tilde = step
+                g = d_out + carry[0]  # dL/dh_t: from the readout and from step t + 1
+                d_c = g * z * (1 - h_tilde * h_tilde)  # candidate pre-activation
+                d_rh = d_c @ U_h_T
+                d_a = tf.concat([g * (h_tilde - h_p) * (z * (1 - z)),  # gate pre-activations
+                                 d_rh * h_p * (r * (1 - r))], axis=1)
+                d_h = g * (1 - z) + d_rh * r + d_a @ U_zr_T
+                return d_h, d_a, d_c
+
+            init = (zeros, tf.concat([zeros, zeros], axis=1), zeros)
+            d_h, d_as, d_cs = tf.scan(backward, (d_hs, h_prev, zs, rs, h_tildes),
+                                      initializer=init, reverse=True)
+            d_U_zr = tf.einsum("tbu,tbk->uk", h_prev, d_as)
+            d_U_h = tf.einsum("tbu,tbk->uk", rs * h_prev, d_cs)
+            return tf.concat([d_as, d_cs], axis=2), d_h[0], d_U_zr, d_U_h
+
+        return hs, grad
+
+    return run(xp, h0, U_zr, U_h)
 
 
 def copy_keras_gru_weights(layer: keras.layers.GRU, cell: GRUCell) -> None:

@@ -91,9 +91,13 @@ class BitAdder(keras.Model):
         """Hidden state size."""
         return self.cell.units
 
-    def call(self, x: tf.Tensor) -> tf.Tensor:
-        """Logits of the sum bits, shape ``(batch, time, 1)``, for inputs ``(batch, time, 2)``."""
-        h = self.cell(x)
+    def call(self, x: tf.Tensor, unroll: bool = False, manual_gradient: bool = False) -> tf.Tensor:
+        """Logits of the sum bits, shape ``(batch, time, 1)``, for inputs ``(batch, time, 2)``.
+
+        ``unroll`` and ``manual_gradient`` choose how the loop over time runs
+        (see :meth:`GRUCell.call`); the results are the same.
+        """
+        h = self.cell(x, unroll=unroll, manual_gradient=manual_gradient)
         return tf.einsum("btu,uk->btk", h, self.V) + self.c
 
     def _bits_graph(self, x: tf.Tensor) -> tf.Tensor:
