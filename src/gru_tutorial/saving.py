@@ -78,7 +78,8 @@ def read_config(directory: str | Path) -> dict:
         raise ModelFileError(f"{path} has format_version {config.get('format_version')!r}, "
                              f"expected {FORMAT_VERSION}")
     if not isinstance(units, int) or isinstance(units, bool) or units < 1 \
-            or dtype not in ("float32", "float64") or init not in ("keras", "seed"):
+            or dtype not in ("float32", "float64") or init not in ("keras", "seed") \
+            or set(model_cfg) != {"units", "dtype", "init"}:
         raise ModelFileError(f"{path} has invalid model settings {model_cfg!r}")
     return config
 

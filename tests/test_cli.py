@@ -1,0 +1,205 @@
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gru_tutorial.cli import main
+from gru_tutorial.evaluate import evaluate
+from gru_tutorial.model import BitAdder
+from gru_tutorial.saving import CONFIG_NAME, WEIGHTS_NAME, load_model, save_model
+
+BIG_A, BIG_B = 123456789123456789, 987654321987654321
+
+
+def run(argv, capsys):
+    """Run the CLI in-process; returns (exit status, stdout, stderr)."""
+    try:
+        status = main(argv)
+    except SystemExit as exc:  # argparse exits on bad input and --help
+        status = exc.code
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def assert_usage_error(argv, capsys):
+    status, out, err = run(argv, capsys)
+    assert status == 2
+    assert out == ""
+    assert err.endswith("\n") and err.count("\n") == 1, err
+    assert "error" in err
+    return err
+
+
+def test_add_prints_exact_sum(capsys):
+    status, out, err = run(["add", str(BIG_A), str(BIG_B)], capsys)
+    assert status == 0
+    assert out == f"{BIG_A + BIG_B}\n"
+    assert out.strip() == "1111111111111111110"
+
+
+def test_add_long_operands(capsys):
+    a, b = 2**1500 - 1, 3**700
+    status, out, _ = run(["add", str(a), str(b)], capsys)
+    assert status == 0 and int(out) == a + b
+
+
+@pytest.mark.parametrize("argv", [
+    ["add", "-5", "3"], ["add", "3", "-5"], ["add", "1.5", "2"], ["add", "abc", "2"],
+    ["add", "2", "0x10"], ["add", "1e3", "2"], ["add", "", "2"], ["add", "1"], ["add"],
+    [], ["bogus"], ["add", "1", "2", "3"], ["train", "--recipe", "nope"],
+    ["train", "--seed", "-1"], ["train", "--max-steps", "0"],
+    ["eval", "--bits", "0"], ["eval", "--count", "-1"], ["eval", "--count", "0"],
+    ["eval", "--bits", "ten"], ["eval", "--seed", "1.5"],
+])
+def test_bad_input_is_one_line_on_stderr(argv, capsys):
+    assert_usage_error(argv, capsys)
+
+
+def test_bad_operand_message_names_the_value(capsys):
+    err = assert_usage_error(["add", "abc", "2"], capsys)
+    assert "'abc'" in err
+
+
+def test_eval_missing_model(capsys, tmp_path):
+    missing = tmp_path / "nonexistent"
+    err = assert_usage_error(["eval", "--model", str(missing)], capsys)
+    assert str(missing) in err
+    err = assert_usage_error(["add", "1", "2", "--model", str(missing)], capsys)
+    assert str(missing) in err
+
+
+def test_corrupt_model_dir(capsys, tmp_path):
+    (tmp_path / CONFIG_NAME).write_text("{broken")
+    err = assert_usage_error(["eval", "--model", str(tmp_path)], capsys)
+    assert CONFIG_NAME in err
+
+
+@pytest.mark.parametrize("command", [[], ["add"], ["train"], ["eval"]])
+def test_help(command, capsys):
+    status, out, err = run([*command, "--help"], capsys)
+    assert status == 0
+    assert "examples" in out
+    assert "usage:" in out
+    assert err == ""
+
+
+def test_eval_json(capsys, pretrained):
+    status, out, err = run(["eval", "--json", "--bits", "50", "--count", "20"], capsys)
+    assert status == 0
+    assert out.count("\n") == 1
+    result = json.loads(out)
+    assert set(result) == {"exact_accuracy", "bit_accuracy", "bits", "count"}
+    assert result["bits"] == 50 and result["count"] == 20
+    assert result == evaluate(pretrained, bits=50, count=20, seed=0).to_dict()
+    assert result["exact_accuracy"] == 1.0
+
+
+def test_eval_text(capsys):
+    status, out, _ = run(["eval", "--bits", "30", "--count", "10", "--seed", "3"], capsys)
+    assert status == 0
+    assert "10 random sums of two 30-bit numbers" in out
+    assert "exact accuracy 1.0000" in out
+
+
+def test_train_json_then_use_the_model(capsys, tmp_path):
+    out_dir = tmp_path / "trained"
+    status, out, err = run(["train", "--quiet", "--json", "--recipe", "seed", "--seed", "2",
+                            "--max-steps", "4", "--out", str(out_dir)], capsys)
+    assert status == 0
+    assert out.count("\n") == 1
+    result = json.loads(out)
+    assert {"iterations", "seconds", "exact_accuracy"} <= set(result)
+    assert result["iterations"] == 4
+    assert result["seconds"] > 0
+    assert 0.0 <= result["exact_accuracy"] < 1.0
+    assert result["converged"] is False
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted([CONFIG_NAME, WEIGHTS_NAME])
+    config = json.loads((out_dir / CONFIG_NAME).read_text())
+    assert config["info"]["recipe"] == "seed" and config["info"]["seed"] == 2
+    assert config["info"]["iterations"] == 4
+    model = load_model(out_dir)
+    assert model.get_config() == {"units": 16, "dtype": "float64", "init": "seed"}
+    # the saved model is usable from the command line
+    status, out, _ = run(["eval", "--json", "--model", str(out_dir), "--bits", "4",
+                          "--count", "10"], capsys)
+    assert status == 0 and json.loads(out)["bits"] == 4
+    status, out, _ = run(["add", "3", "4", "--model", str(out_dir)], capsys)
+    assert status == 0 and int(out) == model.add(3, 4)
+
+
+def test_add_and_eval_use_the_given_model(capsys, tmp_path):
+    # a model whose readout always says 0: the CLI must report its (wrong) answers
+    broken = BitAdder(units=4, seed=0)
+    broken.V.assign(np.zeros(broken.V.shape, np.float32))
+    broken.c.assign(-np.ones(broken.c.shape, np.float32))
+    save_model(broken, tmp_path / "broken")
+    status, out, _ = run(["add", "3", "4", "--model", str(tmp_path / "broken")], capsys)
+    assert status == 0 and out == "0\n"
+    status, out, _ = run(["eval", "--json", "--model", str(tmp_path / "broken"), "--bits", "10",
+                          "--count", "20"], capsys)
+    assert status == 0
+    assert json.loads(out)["exact_accuracy"] < 0.5
+
+
+def test_train_text_output(capsys, tmp_path):
+    out_dir = tmp_path / "m"
+    status, out, _ = run(["train", "--quiet", "--recipe", "seed", "--max-steps", "2",
+                          "--out", str(out_dir)], capsys)
+    assert status == 0
+    assert "not exact after 2 iterations" in out
+    assert f"saved model to {out_dir}" in out
+    assert (out_dir / WEIGHTS_NAME).is_file()
+
+
+CPP_LOG = [
+    re.compile(r"^[IWEF]\d{4} "),  # absl: I0000 00:00:... file.cc:123] ...
+    re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] "),  # older TF logging
+    re.compile(r"absl::InitializeLog|cpu_feature_guard|oneDNN custom operations|\.cc:\d+\]"),
+]
+
+
+def quiet_env():
+    """The caller's environment minus the variables the package sets to silence TF."""
+    env = dict(os.environ)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    env.pop("TF_ENABLE_ONEDNN_OPTS", None)
+    return env
+
+
+def assert_no_cpp_logs(stderr):
+    for line in stderr.splitlines():
+        assert not any(p.search(line) for p in CPP_LOG), line
+
+
+def test_console_script(tmp_path):
+    script = Path(sys.executable).parent / "gru-tutorial"
+    assert script.exists()
+    proc = subprocess.run([str(script), "add", str(BIG_A), str(BIG_B)], capture_output=True,
+                          text=True, env=quiet_env(), cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == f"{BIG_A + BIG_B}\n"
+    assert_no_cpp_logs(proc.stderr)
+
+
+def test_python_dash_m(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "gru_tutorial", "eval", "--json", "--bits", "8",
+                           "--count", "5"], capture_output=True, text=True, env=quiet_env(),
+                          cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["bits"] == 8 and result["count"] == 5
+    assert_no_cpp_logs(proc.stderr)
+
+
+def test_train_out_is_a_file(capsys, tmp_path):
+    target = tmp_path / "a_file"
+    target.write_text("not a directory")
+    err = assert_usage_error(["train", "--quiet", "--max-steps", "1", "--out", str(target)],
+                             capsys)
+    assert str(target) in err
+    assert target.read_text() == "not a directory"

@@ -1,0 +1,161 @@
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import bits_of, int_of
+
+from gru_tutorial.bits import BitsError
+from gru_tutorial.data import SEED_BITS, SEED_EXAMPLES, encode_pairs, random_batch, seed_dataset
+
+
+def check_batch(batch, batch_size, bits):
+    """Shapes, dtypes, and that every row decodes (independently) to a, b and a + b."""
+    assert batch.x.shape == (batch_size, bits + 1, 2)
+    assert batch.y.shape == (batch_size, bits + 1, 1)
+    assert batch.x.dtype == np.float32 and batch.y.dtype == np.float32
+    assert len(batch) == batch_size == len(batch.a) == len(batch.b)
+    assert set(np.unique(batch.x)) <= {0.0, 1.0}
+    assert set(np.unique(batch.y)) <= {0.0, 1.0}
+    for i, (a, b) in enumerate(zip(batch.a, batch.b, strict=True)):
+        assert type(a) is int and type(b) is int
+        assert 0 <= a < 2**bits and 0 <= b < 2**bits
+        assert int_of(batch.x[i, :, 0]) == a
+        assert int_of(batch.x[i, :, 1]) == b
+        assert int_of(batch.y[i, :, 0]) == a + b
+        # the extra step holds no operand bit, only (possibly) the final carry
+        assert batch.x[i, bits].tolist() == [0.0, 0.0]
+        assert batch.y[i, bits, 0] == (a + b) >> bits
+    assert batch.sums == [a + b for a, b in zip(batch.a, batch.b, strict=True)]
+
+
+@settings(max_examples=60, deadline=None)
+@given(batch_size=st.integers(1, 12), bits=st.integers(1, 62), seed=st.integers(0, 2**32),
+       mixed=st.booleans())
+def test_random_batch_invariants_fast_path(batch_size, bits, seed, mixed):
+    check_batch(random_batch(batch_size, bits, seed, mixed_density=mixed), batch_size, bits)
+
+
+@settings(max_examples=30, deadline=None)
+@given(batch_size=st.integers(1, 6), bits=st.integers(63, 400), seed=st.integers(0, 2**32),
+       mixed=st.booleans())
+def test_random_batch_invariants_big_path(batch_size, bits, seed, mixed):
+    check_batch(random_batch(batch_size, bits, seed, mixed_density=mixed), batch_size, bits)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 61, 62, 63, 64, 130])
+@pytest.mark.parametrize("mixed", [False, True])
+def test_random_batch_boundaries(bits, mixed):
+    check_batch(random_batch(50, bits, 7, mixed_density=mixed), 50, bits)
+
+
+def test_fast_path_handles_largest_sums():
+    # 62-bit operands near the top: sums need 63 bits, the carry lands in the last step
+    batch = random_batch(400, 62, 3, mixed_density=True)
+    check_batch(batch, 400, 62)
+    assert any((a + b) >> 62 for a, b in zip(batch.a, batch.b, strict=True))
+
+
+@pytest.mark.parametrize("bits", [10, 62, 100])
+@pytest.mark.parametrize("mixed", [False, True])
+def test_random_batch_seeded_reproducibility(bits, mixed):
+    one = random_batch(20, bits, 42, mixed_density=mixed)
+    two = random_batch(20, bits, np.random.default_rng(42), mixed_density=mixed)
+    other = random_batch(20, bits, 43, mixed_density=mixed)
+    assert np.array_equal(one.x, two.x) and np.array_equal(one.y, two.y)
+    assert one.a == two.a and one.b == two.b
+    assert (one.a, one.b) != (other.a, other.b)
+
+
+def test_random_batch_uniform_bits_look_uniform():
+    batch = random_batch(500, 40, 0)
+    mean = batch.x[:, :40].mean()
+    assert 0.47 < mean < 0.53
+
+
+def test_mixed_density_gives_long_carry_chains():
+    # with a random density of ones per operand, runs of ones (long carries) are common;
+    # with uniform bits a 30-bit run of ones is essentially impossible
+    def longest_run(n):
+        return max(len(r) for r in bin(n)[2:].split("0"))
+
+    mixed = random_batch(500, 60, 1, mixed_density=True)
+    uniform = random_batch(500, 60, 1)
+    assert max(longest_run(a) for a in mixed.a) >= 30
+    assert max(longest_run(a) for a in uniform.a) < 30
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.0, True, "3"])
+def test_random_batch_rejects_bad_sizes(bad):
+    with pytest.raises(ValueError):
+        random_batch(bad, 5)
+    with pytest.raises(ValueError):
+        random_batch(5, bad)
+
+
+@given(n=st.integers(1, 300), data=st.data())
+def test_encode_pairs_default_width_has_room_for_final_carry(n, data):
+    # two operands whose longer one has exactly n bits -> n + 1 steps
+    a = data.draw(st.integers(2 ** (n - 1), 2**n - 1))
+    b = data.draw(st.integers(0, 2**n - 1))
+    a, b = data.draw(st.permutations([a, b]))
+    batch = encode_pairs([a], [b])
+    assert batch.x.shape == (1, n + 1, 2)
+    assert batch.y[0, :, 0].tolist() == bits_of(a + b, n + 1)
+    assert batch.x[0, :, 0].tolist() == bits_of(a, n + 1)
+    assert batch.x[0, :, 1].tolist() == bits_of(b, n + 1)
+
+
+def test_encode_pairs_examples():
+    # 3 + 1 = 4: 11 + 01 -> 001 (LSB first), three steps for two 2-bit numbers
+    batch = encode_pairs([3], [1])
+    assert batch.x[0].tolist() == [[1, 1], [1, 0], [0, 0]]
+    assert batch.y[0, :, 0].tolist() == [0, 0, 1]
+    assert encode_pairs([0], [0]).x.shape == (1, 1, 2)
+    # a batch is as wide as its longest operand needs
+    assert encode_pairs([1, 2**40], [0, 5]).x.shape == (2, 42, 2)
+
+
+@given(a=st.integers(0, 2**200), b=st.integers(0, 2**200), extra=st.integers(0, 20))
+def test_encode_pairs_width_rules(a, b, extra):
+    needed = max(1, (a + b).bit_length())
+    batch = encode_pairs([a], [b], width=needed + extra)
+    assert batch.y.shape == (1, needed + extra, 1)
+    assert int_of(batch.y[0, :, 0]) == a + b
+    if needed > 1:
+        with pytest.raises(BitsError, match="width"):
+            encode_pairs([a], [b], width=needed - 1)
+
+
+@pytest.mark.parametrize("a, b", [([1, 2], [3]), ([], []), ([-1], [2]), ([1.0], [2]),
+                                  ([True], [1]), (["1"], [1])])
+def test_encode_pairs_rejects(a, b):
+    with pytest.raises(ValueError):
+        encode_pairs(a, b)
+
+
+def test_encode_pairs_rejects_zero_width():
+    with pytest.raises(ValueError):
+        encode_pairs([0], [0], width=0)
+
+
+def test_seed_dataset():
+    batch = seed_dataset(0)
+    assert SEED_EXAMPLES == 100 and SEED_BITS == 5
+    assert batch.x.shape == (100, 5, 2) and batch.y.shape == (100, 5, 1)
+    assert batch.x.dtype == np.float32
+    assert all(0 <= v <= 14 for v in batch.a + batch.b)
+    # with 100 draws from 0..14 we see (nearly) the whole range
+    assert min(batch.a) == 0 and max(batch.a) == 14
+    for i, (a, b) in enumerate(zip(batch.a, batch.b, strict=True)):
+        assert a + b < 2**5
+        assert int_of(batch.x[i, :, 0]) == a and int_of(batch.x[i, :, 1]) == b
+        assert int_of(batch.y[i, :, 0]) == a + b
+    again = seed_dataset(0)
+    assert again.a == batch.a and again.b == batch.b
+    assert seed_dataset(1).a != batch.a
+
+
+@pytest.mark.parametrize("bits", [0, 1])
+def test_seed_dataset_rejects_too_few_bits(bits):
+    with pytest.raises(ValueError):
+        seed_dataset(0, bits=bits)

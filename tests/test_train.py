@@ -1,0 +1,137 @@
+import json
+
+import numpy as np
+import pytest
+from reference import weights_by_path
+
+from gru_tutorial.evaluate import EvalResult, adversarial_pairs
+from gru_tutorial.saving import CONFIG_NAME, PRETRAINED_DIR
+from gru_tutorial.train import RECIPES, Recipe, train
+
+
+def check_history(result):
+    h = result.history
+    n = result.iterations
+    assert len(h.iteration) == len(h.loss) == len(h.bit_accuracy) == len(h.exact_accuracy) == n
+    assert h.iteration == list(range(1, n + 1))
+    assert all(1 <= c <= n for c in h.checks)
+    assert all(0.0 <= v <= 1.0 for v in h.bit_accuracy + h.exact_accuracy)
+    assert all(np.isfinite(h.loss))
+
+
+def check_converged(result):
+    assert result.converged
+    assert result.exact_accuracy == 1.0
+    assert result.iterations <= 200
+    assert set(result.evaluation) == {20, 200, 1000, "adversarial"}
+    for key, ev in result.evaluation.items():
+        assert isinstance(ev, EvalResult)
+        assert ev.exact_accuracy == 1.0 and ev.bit_accuracy == 1.0, key
+    assert result.evaluation[1000].count == result.recipe.eval_count == 1000
+    # the run stopped at the first held-out check that passed, right after an exact batch
+    assert result.history.checks[-1] == result.iterations
+    assert result.history.exact_accuracy[-1] == 1.0
+    check_history(result)
+    # and the model really adds, judged independently of the training code
+    rng = np.random.default_rng(2024)
+    for _ in range(5):
+        a, b = (int.from_bytes(rng.bytes(40), "little") for _ in range(2))
+        assert result.model.add(a, b) == a + b
+
+
+def test_fast_converges_seed_0(fast_seed0):
+    check_converged(fast_seed0)
+    assert fast_seed0.seed == 0 and fast_seed0.recipe == RECIPES["fast"]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_fast_converges(seed, fast_seed0):
+    result = train("fast", seed=seed, progress=False)
+    check_converged(result)
+    assert result.seed == seed
+    # a different seed gives a different start and different batches
+    assert result.history.loss[:3] != fast_seed0.history.loss[:3]
+    assert not np.array_equal(result.model.cell.W_z.numpy(), fast_seed0.model.cell.W_z.numpy())
+
+
+def test_same_seed_same_weights(fast_seed0):
+    again = train("fast", seed=0, progress=False)
+    assert again.iterations == fast_seed0.iterations
+    assert again.history.loss == fast_seed0.history.loss
+    one, two = weights_by_path(fast_seed0.model), weights_by_path(again.model)
+    assert one.keys() == two.keys() and len(one) == 11
+    for key in one:
+        assert np.array_equal(one[key], two[key]), key
+
+
+def test_seed_recipe_short_run_not_converged():
+    result = train("seed", seed=0, max_steps=50, progress=False)
+    assert not result.converged
+    assert result.iterations == 50
+    assert set(result.evaluation) == {5}
+    ev = result.evaluation[5]
+    assert ev.count == 100
+    assert 0.0 <= ev.exact_accuracy < 1.0
+    assert result.exact_accuracy == ev.exact_accuracy
+    assert result.recipe.max_steps == 50 and result.recipe.dtype == "float64"
+    assert result.model.dtype == "float64"
+    check_history(result)
+    # full-batch training on one fixed set: the loss goes down
+    assert result.history.loss[-1] < result.history.loss[0]
+
+
+@pytest.mark.slow
+def test_seed_recipe_converges_seed_0():
+    result = train("seed", seed=0, progress=False)
+    assert result.converged
+    assert result.exact_accuracy == 1.0
+    assert 1000 <= result.iterations <= RECIPES["seed"].max_steps
+    check_history(result)
+    for a in range(15):  # the seed scheme's operands are 0..14
+        for b in range(15):
+            assert result.model.add(a, b) == a + b
+
+
+def test_custom_recipe_with_overrides(capsys):
+    recipe = Recipe("tiny", units=4, dtype="float32", init="keras", loss="mse",
+                    learning_rate=1e-2, batch_size=10, train_bits=4, fixed_data=False,
+                    mixed_density=False, eval_bits=(6,), eval_count=10, eval_adversarial=True,
+                    max_steps=50)
+    result = train(recipe, seed=1, max_steps=3, eval_bits=(9, 4), eval_count=7, progress=False)
+    assert result.iterations == 3 and result.model.units == 4
+    assert result.recipe.name == "tiny" and result.recipe.max_steps == 3
+    assert set(result.evaluation) == {4, 9, "adversarial"}
+    assert {k: (v.bits, v.count) for k, v in result.evaluation.items()} == {
+        4: (4, 7), 9: (9, 7), "adversarial": (9, len(adversarial_pairs(9)))}
+    check_history(result)
+    out, err = capsys.readouterr()  # progress=False: no progress bar, no output
+    assert out == "" and err == ""
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(recipe="nope"), dict(recipe=3), dict(seed=-1), dict(seed=1.5), dict(seed=True),
+    dict(max_steps=-1), dict(eval_bits=()), dict(eval_bits=(0,)), dict(eval_count=0),
+])
+def test_bad_arguments(kwargs):
+    with pytest.raises(ValueError):
+        train(**{"progress": False, **kwargs})
+
+
+def test_bundled_model_is_reproducible(fast_seed0, pretrained):
+    """The bundled model is what train(recipe, seed) from its config.json produces."""
+    config = json.loads((PRETRAINED_DIR / CONFIG_NAME).read_text())
+    info = config["info"]
+    assert info["recipe"] == "fast" and info["seed"] == 0
+    assert info["converged"] is True
+    assert config["model"] == {"units": RECIPES["fast"].units, "dtype": RECIPES["fast"].dtype,
+                               "init": RECIPES["fast"].init}
+    assert pretrained.info == info
+    result = fast_seed0  # train(info["recipe"], seed=info["seed"])
+    assert result.converged and result.exact_accuracy == 1.0
+    assert result.iterations == info["iterations"]
+    recorded = {k: v["exact_accuracy"] for k, v in info["evaluation"].items()}
+    assert recorded == {str(k): v.exact_accuracy for k, v in result.evaluation.items()}
+    retrained, bundled = weights_by_path(result.model), weights_by_path(pretrained)
+    assert retrained.keys() == bundled.keys()
+    for key in bundled:
+        assert np.allclose(retrained[key], bundled[key], rtol=0, atol=1e-4), key
