@@ -33,6 +33,18 @@ XLA_MIN_STEPS = 1025
 per length bucket but then removes most of the per-step loop overhead."""
 
 
+def _trace_once_per_instance(*functions: tf.types.experimental.PolymorphicFunction) -> None:
+    """Silence TensorFlow's "frequent retracing" warning for per-model functions.
+
+    Every model builds its own compiled functions and traces each once (per
+    length bucket for XLA). TensorFlow counts traces per source code, not per
+    function object, so a few models in one process look like retracing and it
+    logs a warning. There is no public switch; this is the flag it checks.
+    """
+    for fn in functions:
+        fn._omit_frequent_tracing_warning = True
+
+
 def _bucket(length: int) -> int:
     """Next power of two >= length, so XLA compiles one program per bucket."""
     return max(_MIN_BUCKET, 1 << (length - 1).bit_length())
@@ -85,6 +97,7 @@ class BitAdder(keras.Model):
         self._bits_plain = tf.function(self._bits_graph, input_signature=spec, autograph=False)
         self._bits_xla = tf.function(self._bits_graph, input_signature=spec, autograph=False,
                                      jit_compile=True)
+        _trace_once_per_instance(self._bits_plain, self._bits_xla)
 
     @property
     def units(self) -> int:

@@ -34,7 +34,7 @@ from tqdm.auto import tqdm
 from .bits import BitsError, check_nonnegative_int
 from .data import AdditionBatch, encode_pairs, random_batch, seed_dataset
 from .evaluate import EvalResult, adversarial_pairs, score_batch
-from .model import BitAdder
+from .model import BitAdder, _trace_once_per_instance
 
 __all__ = ["Recipe", "RECIPES", "Adam", "History", "TrainResult", "train"]
 
@@ -241,6 +241,7 @@ def _make_step(model: BitAdder, recipe: Recipe):
         exact = tf.reduce_mean(tf.cast(tf.reduce_all(correct, axis=[1, 2]), tf.float32))
         return loss, bit_acc, exact
 
+    _trace_once_per_instance(step)
     return step
 
 
