@@ -165,9 +165,13 @@ def browser_context(browser):
     context.close()
 
 
-def _open(context, toc, base_url: str) -> PageVisit:
-    """Start loading one page, recording its requests, failures and errors from the first byte."""
-    page = context.new_page()
+@pytest.fixture(scope="module")
+def site_page(request, browser_context, base_url) -> Iterator[PageVisit]:
+    """Open one toc page (the parameter is its short name), wait for math and images."""
+    toc = PAGES_BY_NAME[request.param]
+    if not (SITE / toc.html).is_file():
+        pytest.skip(f"{toc.html} was not built (see test_every_toc_page_is_built)")
+    page = browser_context.new_page()
     visit = PageVisit(toc=toc, base_url=base_url, page=page)
 
     def record_failure(req):
@@ -186,40 +190,10 @@ def _open(context, toc, base_url: str) -> PageVisit:
     page.on("response", record_response)
     page.on("console", record_console)
     page.on("pageerror", lambda err: visit.page_errors.append(str(err)))
-    response = page.goto(visit.url, wait_until="commit")
-    visit.status = response.status if response else None
-    return visit
 
-
-@pytest.fixture(scope="session")
-def opened_pages(request, browser_context, base_url) -> Iterator[dict[str, PageVisit]]:
-    """Every built page that the selected tests need, all opened at once to load in parallel."""
-    wanted = {
-        item.callspec.params["site_page"]
-        for item in request.session.items
-        if "site_page" in getattr(getattr(item, "callspec", None), "params", {})
-    }
-    visits = {
-        toc.name: _open(browser_context, toc, base_url)
-        for toc in PAGES
-        if toc.name in wanted and (SITE / toc.html).is_file()
-    }
-    yield visits
-    for visit in visits.values():
-        if not visit.page.is_closed():
-            visit.page.close()
-
-
-@pytest.fixture(scope="module")
-def site_page(request, opened_pages) -> Iterator[PageVisit]:
-    """One toc page (the parameter is its short name), loaded, math typeset, images in."""
-    toc = PAGES_BY_NAME[request.param]
-    if toc.name not in opened_pages:
-        pytest.skip(f"{toc.html} was not built (see test_every_toc_page_is_built)")
-    visit = opened_pages[toc.name]
-    page = visit.page
     try:
-        page.wait_for_load_state("load")
+        response = page.goto(visit.url, wait_until="load")
+        visit.status = response.status if response else None
         page.wait_for_function(MATHJAX_READY)
         page.evaluate(MATHJAX_DONE)
         page.evaluate(LOAD_IMAGES)
