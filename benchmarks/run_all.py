@@ -1,0 +1,45 @@
+"""Run every benchmark, each in a fresh Python process, and report the total time.
+
+Usage: ``python benchmarks/run_all.py [--quick] [--only NAME ...]`` (``make bench``).
+Results go to ``benchmarks/results/<name>.json`` and ``.md``; with ``--quick``,
+tiny settings and ``benchmarks/results/quick/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+# As in the book: quiet TensorFlow, and the same (non-oneDNN) kernels as the notebooks use.
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablation"]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="tiny settings (smoke test)")
+    p.add_argument("--only", nargs="+", choices=BENCHMARKS, help="run only these")
+    args = p.parse_args()
+    start = time.perf_counter()
+    failed = []
+    for name in args.only or BENCHMARKS:
+        t = time.perf_counter()
+        print(f"== {name}", flush=True)
+        cmd = [sys.executable, str(HERE / f"{name}.py")] + (["--quick"] if args.quick else [])
+        rc = subprocess.call(cmd, cwd=HERE, env=ENV)
+        print(f"== {name}: {'ok' if rc == 0 else f'FAILED ({rc})'} in "
+              f"{time.perf_counter() - t:.0f} s", flush=True)
+        if rc:
+            failed.append(name)
+    print(f"== all done in {time.perf_counter() - start:.0f} s"
+          + (f"; failed: {', '.join(failed)}" if failed else ""), flush=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

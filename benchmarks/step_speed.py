@@ -1,0 +1,181 @@
+"""Step speed: median time of one training step, our cell against keras.layers.GRU.
+
+One training step = forward over the sequence, a per-step readout to one logit,
+binary cross-entropy, backward, and one Adam update. Every variant uses the same
+optimizer, ``keras.optimizers.Adam`` (one more row shows the package's own
+hand-written Adam, as ``train()`` uses it). Units 16, input 2, two shapes:
+batch 100 x 5 steps (the seed tutorial's size) and batch 256 x 64 steps.
+
+Variants are timed interleaved: in every round each variant runs a few steps, in
+a rotating order, so that a busy machine slows all of them alike. The first call
+(tracing and, with XLA, compiling) and a few warm-up calls are timed separately.
+"""
+
+from __future__ import annotations
+
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from _common import Run, log, markdown_table, parser, summary
+
+import gru_tutorial as gt
+from gru_tutorial.data import random_batch
+from gru_tutorial.model import BitAdder
+from gru_tutorial.train import RECIPES, _make_step
+
+UNITS = 16
+SHAPES = ((100, 5), (256, 64))
+
+
+def bce(logits, y):
+    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
+
+
+def keras_adam_step(model, forward, jit: bool, eager: bool = False):
+    """A training step with keras.optimizers.Adam; compiled unless ``eager``."""
+    variables = model.trainable_variables
+    opt = keras.optimizers.Adam(learning_rate=1e-3)
+    opt.build(variables)
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            loss = bce(forward(x), y)
+        opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return loss
+
+    return step if eager else tf.function(step, jit_compile=jit, autograph=False)
+
+
+def keras_gru(reset_after: bool, time_steps: int):
+    return keras.Sequential([
+        keras.Input((time_steps, 2)),
+        keras.layers.GRU(UNITS, return_sequences=True, reset_after=reset_after),
+        keras.layers.Dense(1),
+    ])
+
+
+def variants(time_steps: int, quick: bool) -> dict:
+    """Name -> (training step function, family), all with freshly initialised weights."""
+    out = {}
+
+    def ours(**kw):
+        m = BitAdder(UNITS, seed=0)
+        return m, (lambda x: m(x, **kw))
+
+    m, f = ours()
+    out["ours, tf.function"] = (keras_adam_step(m, f, jit=False), "ours")
+    m, f = ours()
+    out["ours, tf.function + XLA"] = (keras_adam_step(m, f, jit=True), "ours")
+    if time_steps <= 16:  # one copy of the step per time step: only for short sequences
+        m, f = ours(unroll=True)
+        out["ours, unrolled, tf.function"] = (keras_adam_step(m, f, jit=False), "ours")
+        m, f = ours(unroll=True)
+        out["ours, unrolled, tf.function + XLA"] = (keras_adam_step(m, f, jit=True), "ours")
+    if time_steps > 16:
+        m, f = ours(manual_gradient=True)
+        out["ours, manual gradient, tf.function"] = (keras_adam_step(m, f, jit=False), "ours")
+        m, f = ours(manual_gradient=True)
+        out["ours, manual gradient, tf.function + XLA"] = (
+            keras_adam_step(m, f, jit=True), "ours")
+    m, f = ours()
+    out["ours, eager (no tf.function)"] = (keras_adam_step(m, f, jit=False, eager=True), "eager")
+    for ra in (False, True):
+        for jit in (False, True):
+            m = keras_gru(ra, time_steps)
+            name = f"Keras GRU(reset_after={ra})" + (" + XLA" if jit else "")
+            out[name] = (keras_adam_step(m, m, jit=jit), "keras")
+    m = BitAdder(UNITS, seed=0)
+    out["ours, hand-written Adam (train's step)"] = (_make_step(m, RECIPES["fast"]), "extra")
+    return out
+
+
+def measure(shape: tuple[int, int], rounds: int, per_round: int, eager_rounds: int,
+            quick: bool) -> dict:
+    batch_size, time_steps = shape
+    data = random_batch(batch_size, time_steps - 1, np.random.default_rng(0))
+    x, y = tf.constant(data.x), tf.constant(data.y)
+    fns = variants(time_steps, quick)
+    res = {}
+    for name, (fn, family) in fns.items():
+        t = time.perf_counter()
+        fn(x, y)[0].numpy() if family == "extra" else fn(x, y).numpy()
+        first = time.perf_counter() - t
+        t = time.perf_counter()
+        for _ in range(3):
+            fn(x, y)
+        warm = (time.perf_counter() - t) / 3
+        res[name] = {"family": family, "first_call_seconds": first,
+                     "warmup_seconds_per_step": warm, "times": [], "cpu_times": []}
+        log(shape, name, f"first call {first:.2f} s")
+    names = list(fns)
+    for r in range(rounds):
+        order = names[r % len(names):] + names[: r % len(names)]
+        for name in order:
+            fn, family = fns[name]
+            if family == "eager" and r >= eager_rounds:
+                continue
+            for _ in range(1 if family == "eager" else per_round):
+                t, c = time.perf_counter(), time.process_time()
+                out = fn(x, y)
+                (out[0] if family == "extra" else out).numpy()
+                res[name]["times"].append(time.perf_counter() - t)
+                res[name]["cpu_times"].append(time.process_time() - c)
+    for v in res.values():
+        v.update({f"{k}_ms": round(1e3 * s, 4) for k, s in summary(v["times"]).items()
+                  if k != "n"})
+        v["n"] = len(v["times"])
+        v["cpu_median_ms"] = round(1e3 * summary(v["cpu_times"])["median"], 4)
+    keras_best = min((n for n in res if res[n]["family"] == "keras"),
+                     key=lambda n: res[n]["median_ms"])
+    ours_best = min((n for n in res if res[n]["family"] == "ours"),
+                    key=lambda n: res[n]["median_ms"])
+    keras_min = min(v["min_ms"] for v in res.values() if v["family"] == "keras")
+    for v in res.values():
+        v["ratio_to_best_keras"] = v["median_ms"] / res[keras_best]["median_ms"]
+        v["min_ratio_to_best_keras_min"] = v["min_ms"] / keras_min
+    return {"batch": batch_size, "time_steps": time_steps, "variants": res,
+            "best_keras": keras_best, "best_ours": ours_best,
+            "ratio_best_ours_to_best_keras": res[ours_best]["median_ms"]
+            / res[keras_best]["median_ms"],
+            "ratio_of_fastest_steps": min(v["min_ms"] for v in res.values()
+                                          if v["family"] == "ours") / keras_min}
+
+
+def main() -> None:
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--rounds", type=int, nargs=2, default=[60, 20],
+                   help="timing rounds for the short and for the long shape")
+    p.add_argument("--per-round", type=int, default=3)
+    args = p.parse_args()
+    run = Run("step_speed", args.quick)
+    gt.set_seed(0, deterministic_ops=False)
+    shapes = {}
+    for shape, rounds in zip(SHAPES, [2, 2] if args.quick else args.rounds, strict=True):
+        shapes[f"{shape[0]}x{shape[1]}"] = measure(
+            shape, rounds, args.per_round, eager_rounds=min(rounds, 6 if shape[1] < 10 else 4),
+            quick=args.quick)
+    text = ("Milliseconds per training step (forward + backward + Adam), median and min-max "
+            "over the timed steps; ratio = median / median of the fastest Keras variant "
+            "in the same run. CPU ms = process CPU time per step (all threads), less "
+            "sensitive to other processes than wall time. All rows use "
+            "keras.optimizers.Adam except the last.\n\n")
+    for s in shapes.values():
+        rows = [[n, f"{v['median_ms']:.2f}", f"{v['min_ms']:.2f}-{v['max_ms']:.2f}", v["n"],
+                 f"{v['ratio_to_best_keras']:.2f}", f"{v['cpu_median_ms']:.2f}",
+                 f"{v['first_call_seconds']:.2f}"]
+                for n, v in s["variants"].items()]
+        text += (f"## batch {s['batch']} x {s['time_steps']} steps\n\n"
+                 + markdown_table(["variant", "median ms", "min-max ms", "steps timed",
+                                   "ratio to best Keras", "CPU ms (median)",
+                                   "first call s"], rows)
+                 + f"\nBest ours: {s['best_ours']}; best Keras: {s['best_keras']}; ratio of "
+                 f"medians {s['ratio_best_ours_to_best_keras']:.2f}; ratio of the fastest "
+                 f"single steps (ours / Keras) {s['ratio_of_fastest_steps']:.2f}.\n\n")
+    run.write({"units": UNITS, "optimizer": "keras.optimizers.Adam(1e-3)", "shapes": shapes},
+              text)
+
+
+if __name__ == "__main__":
+    main()
