@@ -181,7 +181,7 @@ def seed_dataset(
     n_examples : int
         Number of examples.
     bits : int
-        Sequence length (at least 2).
+        Sequence length, 2 to 63.
 
     Returns
     -------
@@ -190,8 +190,9 @@ def seed_dataset(
     """
     n_examples = _check_positive(n_examples, "n_examples")
     bits = _check_positive(bits, "bits")
-    if bits < 2:
-        raise BitsError(f"bits must be at least 2 for the seed scheme, got {bits}")
+    if not 2 <= bits <= 63:
+        raise BitsError(f"bits must be between 2 and 63 for the seed scheme (it draws int64 "
+                        f"operands), got {bits}; use random_batch for longer sums")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     high = 2 ** (bits - 1) - 1
     a = [int(v) for v in rng.integers(0, high, size=n_examples)]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import tensorflow as tf
-from tqdm.auto import tqdm
+from tqdm import tqdm  # plain text bar: tqdm.auto warns in kernels without ipywidgets
 
 from .bits import BitsError, check_nonnegative_int
 from .data import AdditionBatch, encode_pairs, random_batch, seed_dataset
@@ -337,7 +337,9 @@ def train(
     eval_rng = np.random.default_rng([seed, 1])
     if recipe.fixed_data:
         fixed = seed_dataset(train_rng, recipe.batch_size, recipe.train_bits)
-        sets = {b: seed_dataset(eval_rng, recipe.eval_count, b) for b in recipe.eval_bits}
+        # the seed scheme at its own length, plain random sums at any other
+        sets = {b: seed_dataset(eval_rng, recipe.eval_count, b) if b == recipe.train_bits
+                else random_batch(recipe.eval_count, b, eval_rng) for b in sorted(recipe.eval_bits)}
     else:
         sets = {b: random_batch(recipe.eval_count, b, eval_rng) for b in sorted(recipe.eval_bits)}
     if recipe.eval_adversarial:
