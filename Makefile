@@ -23,8 +23,10 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# --all: an incremental build rewrites only changed pages, so after adding or renaming a chapter
+# the other pages kept a sidebar and previous/next links without it (found by tests/site).
 book: $(STAMP)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/jupyter-book build . --all -W -n --keep-going
 
 test: $(STAMP) book
 	$(BIN)/python -m pytest

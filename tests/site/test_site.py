@@ -247,7 +247,10 @@ def test_notebook_can_be_downloaded(site_page: PageVisit):
     assert response.status == 200, f"{url} answered HTTP {response.status}"
     served = json.loads(response.body())
     source = json.loads(site_page.toc.source.read_text(encoding="utf-8"))
-    assert served["cells"] == source["cells"], f"{url} differs from {site_page.toc.source.name}"
+    assert served["cells"] == source["cells"], (
+        f"{url} differs from {site_page.toc.source.name}: the site is older than the notebook "
+        "(run make book)"
+    )
     assert (SITE / url.removeprefix(site_page.base_url)).is_file()
 
 
