@@ -171,7 +171,7 @@ class GRUCell(keras.layers.Layer):
 
     def call(self, x: tf.Tensor, h0: tf.Tensor | None = None, unroll: bool = False,
              manual_gradient: bool = False) -> tf.Tensor:
-        """Run the cell over a whole sequence with ``tf.scan`` (or unrolled).
+        """Run the cell over a whole sequence: :meth:`run_scan`, or a faster variant.
 
         Parameters
         ----------
@@ -180,43 +180,105 @@ class GRUCell(keras.layers.Layer):
         h0 : Tensor, optional
             Initial state, shape ``(batch, units)``; zeros by default.
         unroll : bool
-            Instead of a loop, write one copy of :meth:`fused_step` per time step
-            into the graph (a Python loop, traced once per sequence length). The
-            results are the same; it saves the loop's bookkeeping, which pays off
-            for short sequences of a fixed length (chapter "Performance",
-            ``book/06_performance.ipynb``). Needs a static number of time steps.
+            Use :meth:`run_unrolled` instead of the ``tf.scan`` loop.
         manual_gradient : bool
-            Backpropagate with the hand-derived gradient of :func:`scan_manual_gradient`
-            instead of TensorFlow's automatic one: the same forward numbers, the
-            same gradients up to rounding (the weight gradients are summed over
-            time in one matmul instead of step by step). Not with ``unroll``.
+            Use :meth:`run_manual_gradient` instead of the ``tf.scan`` loop.
+
+        Returns
+        -------
+        Tensor
+            All states ``h_1 .. h_T``, shape ``(batch, time, units)``. Every
+            variant computes the same numbers (``tests/test_fast_paths.py``).
+        """
+        if unroll and manual_gradient:
+            raise ValueError("manual_gradient=True works with the tf.scan loop, not unroll")
+        if unroll:
+            return self.run_unrolled(x, h0)
+        if manual_gradient:
+            return self.run_manual_gradient(x, h0)
+        return self.run_scan(x, h0)
+
+    def _inputs(self, x: tf.Tensor, h0: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
+        """``x`` as a tensor of the cell's dtype, and the initial state (zeros by default)."""
+        x = tf.convert_to_tensor(x, dtype=self.dtype)
+        if h0 is None:
+            h0 = tf.zeros([tf.shape(x)[0], self.units], dtype=self.dtype)
+        return x, h0
+
+    def run_scan(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
+        """Run over a sequence with ``tf.scan``: the loop :meth:`call` uses by default.
+
+        Parameters
+        ----------
+        x : Tensor
+            Inputs, shape ``(batch, time, input_dim)``.
+        h0 : Tensor, optional
+            Initial state, shape ``(batch, units)``; zeros by default.
 
         Returns
         -------
         Tensor
             All states ``h_1 .. h_T``, shape ``(batch, time, units)``.
         """
-        x = tf.convert_to_tensor(x, dtype=self.dtype)
-        if h0 is None:
-            h0 = tf.zeros([tf.shape(x)[0], self.units], dtype=self.dtype)
+        x, h0 = self._inputs(x, h0)
         U_zr = tf.concat([self.U_z, self.U_r], axis=1)
-        if unroll:
-            if manual_gradient:
-                raise ValueError("manual_gradient=True works with the tf.scan loop, not unroll")
-            if x.shape[1] is None:
-                raise ValueError("unroll=True needs a static number of time steps")
-            xp = self.project_inputs(x)
-            h, states = h0, []
-            for xp_t in tf.unstack(xp, axis=1):
-                h = self.fused_step(xp_t, h, U_zr)
-                states.append(h)
-            return tf.stack(states, axis=1)
-        xp = tf.transpose(self.project_inputs(x), [1, 0, 2])  # time-major for tf.scan
-        if manual_gradient:
-            hs = scan_manual_gradient(xp, h0, U_zr, tf.convert_to_tensor(self.U_h))
-        else:
-            hs = tf.scan(lambda h, xp_t: self.fused_step(xp_t, h, U_zr), xp, initializer=h0)
-        return tf.transpose(hs, [1, 0, 2])
+        xp = tf.transpose(self.project_inputs(x), [1, 0, 2])  # (time, batch, 3 * units)
+        hs = tf.scan(lambda h, xp_t: self.fused_step(xp_t, h, U_zr), xp, initializer=h0)
+        return tf.transpose(hs, [1, 0, 2])  # (batch, time, units)
+
+    def run_unrolled(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
+        """:meth:`run_scan` without a loop: one copy of :meth:`fused_step` per time step.
+
+        A Python loop writes every step into the graph, so it is traced again
+        for every sequence length. The results are the same; it saves the loop's
+        bookkeeping, which pays off for short sequences of a fixed length
+        (chapter "Performance", ``book/06_performance.ipynb``).
+
+        Parameters
+        ----------
+        x : Tensor
+            Inputs, shape ``(batch, time, input_dim)``, with a static number of steps.
+        h0 : Tensor, optional
+            Initial state, shape ``(batch, units)``; zeros by default.
+
+        Returns
+        -------
+        Tensor
+            All states ``h_1 .. h_T``, shape ``(batch, time, units)``.
+        """
+        x, h0 = self._inputs(x, h0)
+        if x.shape[1] is None:
+            raise ValueError("unroll=True needs a static number of time steps")
+        U_zr = tf.concat([self.U_z, self.U_r], axis=1)
+        h, states = h0, []
+        for xp_t in tf.unstack(self.project_inputs(x), axis=1):
+            h = self.fused_step(xp_t, h, U_zr)
+            states.append(h)
+        return tf.stack(states, axis=1)
+
+    def run_manual_gradient(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
+        """:meth:`run_scan` with the hand-derived backward pass of :func:`scan_manual_gradient`.
+
+        The same forward numbers, the same gradients up to rounding (the weight
+        gradients are summed over time in one matmul instead of step by step).
+
+        Parameters
+        ----------
+        x : Tensor
+            Inputs, shape ``(batch, time, input_dim)``.
+        h0 : Tensor, optional
+            Initial state, shape ``(batch, units)``; zeros by default.
+
+        Returns
+        -------
+        Tensor
+            All states ``h_1 .. h_T``, shape ``(batch, time, units)``.
+        """
+        x, h0 = self._inputs(x, h0)
+        U_zr = tf.concat([self.U_z, self.U_r], axis=1)
+        xp = tf.transpose(self.project_inputs(x), [1, 0, 2])  # (time, batch, 3 * units)
+        hs = scan_manual_gradient(xp, h0, U_zr, tf.convert_to_tensor(self.U_h))
+        return tf.transpose(hs, [1, 0, 2])  # (batch, time, units)
 
     def run_stepwise(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
         """Run over a sequence with a plain Python loop over :meth:`step` (slow, for teaching).
