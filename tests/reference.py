@@ -19,3 +19,22 @@ def int_of(bits):
     for i, b in enumerate(bits):
         total += int(b) << i
     return total
+
+
+def carries_of(a, b, width):
+    """Reference carry out of every position, from integer arithmetic."""
+    return [((a % 2 ** (i + 1)) + (b % 2 ** (i + 1))) >> (i + 1) for i in range(width)]
+
+
+def carry_chains_of(a, b, width):
+    """Reference chain arriving at every position: walk back from it to the position
+    whose two bits are equal; if both are 1 that position generated the carry."""
+    out = []
+    for t in range(width):
+        length, g = 0, t - 1
+        while g >= 0 and ((a >> g) & 1) != ((b >> g) & 1):
+            g -= 1
+        if g >= 0 and (a >> g) & 1 and (b >> g) & 1:
+            length = t - g
+        out.append(length)
+    return out

@@ -2,10 +2,19 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import bits_of, int_of
+from reference import bits_of, carries_of, carry_chains_of, int_of
 
 from gru_tutorial.bits import BitsError
-from gru_tutorial.data import SEED_BITS, SEED_EXAMPLES, encode_pairs, random_batch, seed_dataset
+from gru_tutorial.data import (
+    SEED_BITS,
+    SEED_EXAMPLES,
+    carries,
+    carry_chains,
+    encode_pairs,
+    longest_carry_chain,
+    random_batch,
+    seed_dataset,
+)
 
 
 def check_batch(batch, batch_size, bits):
@@ -159,3 +168,69 @@ def test_seed_dataset():
 def test_seed_dataset_rejects_too_few_bits(bits):
     with pytest.raises(ValueError):
         seed_dataset(0, bits=bits)
+
+
+# -- carries and carry chains ------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(a=st.integers(0, 2**70), b=st.integers(0, 2**70), extra=st.integers(0, 3))
+def test_carries_and_chains_match_integer_reference(a, b, extra):
+    batch = encode_pairs([a], [b])
+    width = batch.x.shape[1]
+    padded = encode_pairs([a], [b], width=width + extra)
+    for x, w in ((batch, width), (padded, width + extra)):
+        assert carries(x)[0].tolist() == carries_of(a, b, w)
+        assert carry_chains(x)[0].tolist() == carry_chains_of(a, b, w)
+        assert longest_carry_chain(x)[0] == max(carry_chains_of(a, b, w))
+
+
+def test_carries_give_the_sum_bits():
+    batch = random_batch(300, 40, 7, mixed_density=True)
+    c = carries(batch)
+    carry_in = np.concatenate([np.zeros((len(c), 1), dtype=np.int64), c[:, :-1]], axis=1)
+    assert np.array_equal((batch.x[..., 0] + batch.x[..., 1] + carry_in) % 2, batch.y[..., 0])
+
+
+@pytest.mark.parametrize(("a", "b", "chains"), [
+    (7, 1, [0, 1, 2, 3]),          # generated at step 1, passed on by steps 2 and 3
+    (3, 1, [0, 1, 2]),
+    (15, 15, [0, 1, 1, 1, 1]),     # every step generates afresh: no chain longer than 1
+    (0, 0, [0]),
+    (5, 2, [0, 0, 0, 0]),          # 101 + 010: no carry at all
+    (12, 4, [0, 0, 0, 1, 2]),      # generated at step 3
+])
+def test_carry_chain_examples(a, b, chains):
+    assert carry_chains(encode_pairs([a], [b]))[0].tolist() == chains
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 16, 100])
+def test_longest_possible_chain_is_n(n):
+    # (2**n - 1) + 1 carries from the lowest bit through all n bits
+    assert longest_carry_chain(encode_pairs([2**n - 1], [1]))[0] == n
+    everything = random_batch(2000, n, 3, mixed_density=True)
+    assert longest_carry_chain(everything).max() <= n
+
+
+def test_chain_probability_is_a_power_of_one_half():
+    # uniform bits: a chain of length >= k arrives at a position far from the start
+    # with probability 2**-k (generated k steps back, then k - 1 steps passing it on)
+    chains = carry_chains(random_batch(20_000, 40, 11))[:, 20:]
+    for k in (1, 2, 3, 4, 6):
+        assert abs((chains >= k).mean() - 2.0**-k) < 0.1 * 2.0**-k
+
+
+def test_carry_functions_take_arrays_and_batches():
+    batch = encode_pairs([7, 2], [1, 2])
+    assert np.array_equal(carry_chains(batch), carry_chains(batch.x))
+    assert np.array_equal(carry_chains(batch.x.astype(int).tolist()), carry_chains(batch))
+    assert carry_chains(np.zeros((3, 0, 2))).shape == (3, 0)
+    assert longest_carry_chain(np.zeros((3, 0, 2))).tolist() == [0, 0, 0]
+
+
+@pytest.mark.parametrize("bad", [np.zeros((2, 3)), np.zeros((2, 3, 3)), np.full((1, 2, 2), 2.0),
+                                 np.full((1, 2, 2), 0.5), [["a", "b"]], "0101"])
+def test_carry_functions_reject_bad_input(bad):
+    for fn in (carries, carry_chains, longest_carry_chain):
+        with pytest.raises(BitsError, match="x must"):
+            fn(bad)

@@ -135,3 +135,25 @@ def test_bundled_model_is_reproducible(fast_seed0, pretrained):
     assert retrained.keys() == bundled.keys()
     for key in bundled:
         assert np.allclose(retrained[key], bundled[key], rtol=0, atol=1e-4), key
+
+
+def test_training_batches_and_held_out_sets():
+    from itertools import islice
+
+    from gru_tutorial.train import held_out_sets, training_batches
+
+    first, second = islice(training_batches("seed", 0), 2)
+    assert first is second and first.x.shape == (100, 5, 2)  # one fixed set, reused
+    a, b = islice(training_batches("fast", 0), 2)
+    assert a.x.shape == (100, 17, 2) and a.a != b.a  # fresh batches
+    again = next(training_batches("fast", 0))
+    assert again.a == a.a and again.b == a.b  # same seed, same stream
+    sets = held_out_sets("fast", 0)
+    assert list(sets) == [20, 200, 1000, "adversarial"]
+    assert [len(s) for s in sets.values()][:3] == [1000, 1000, 1000]
+    seed_sets = held_out_sets("seed", 0)
+    assert list(seed_sets) == [5] and max(max(seed_sets[5].a), max(seed_sets[5].b)) <= 14
+    with pytest.raises(ValueError, match="unknown recipe"):
+        next(training_batches("nope"))
+    with pytest.raises(ValueError, match="seed"):
+        held_out_sets("fast", -1)

@@ -3,7 +3,7 @@
 The package behind the book in ``book/``. Modules:
 
 ``bits``      integers <-> reversed bitstrings
-``data``      addition problems as bit sequences
+``data``      addition problems as bit sequences; carries and carry chains
 ``cell``      the GRU cell from the four equations, and the bridge to Keras
 ``model``     the bit adder (cell over time + readout), ``BitAdder.add``
 ``train``     the ``seed`` and ``fast`` recipes, ``train()``
@@ -35,7 +35,8 @@ _EXPORTS = {
     "BitsError": "bits", "from_bits": "bits", "to_bits": "bits",
     "GRUCell": "cell", "copy_keras_gru_weights": "cell", "from_keras_gru": "cell",
     "AdditionBatch": "data", "encode_pairs": "data", "random_batch": "data",
-    "seed_dataset": "data",
+    "seed_dataset": "data", "carries": "data", "carry_chains": "data",
+    "longest_carry_chain": "data",
     "EvalResult": "evaluate", "adversarial_pairs": "evaluate",
     "evaluate_adversarial": "evaluate",
     "BitAdder": "model",

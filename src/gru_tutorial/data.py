@@ -2,11 +2,20 @@
 
 Explained in the chapter "Bitstring data" (``book/03_bitstring_data.ipynb``).
 
-One example is a pair of integers ``a, b``. At time step ``t`` the network
-reads ``x[t] = (bit t of a, bit t of b)`` and must output ``y[t] = bit t of
-a + b``. Two ``n``-bit numbers can have an ``(n + 1)``-bit sum (``3 + 1 = 4``
-is ``11 + 01 = 001`` reversed), so every sequence gets one extra step for the
-final carry.
+One example is a pair of integers ``a, b``. The book counts time steps
+``t = 1 .. T``; the array index of step ``t`` is ``i = t - 1``, and it holds the
+bits worth ``2**i``: the network reads ``x[:, i] = (bit i of a, bit i of b)``
+and must output ``y[:, i] = bit i of a + b``. Two ``n``-bit numbers can have an
+``(n + 1)``-bit sum (``3 + 1 = 4`` is ``11 + 10 = 001`` reversed), so every
+sequence gets one extra step for the final carry.
+
+Carries and carry chains (:func:`carries`, :func:`carry_chains`,
+:func:`longest_carry_chain`) are defined once, here, for every chapter:
+a step *generates* a carry when both its bits are 1, *passes on* an incoming
+carry when exactly one is 1, and stops it when both are 0. The carry chain
+arriving at a step is the number of steps the incoming carry has travelled:
+from the step that generated it, through every step that passed it on. It is
+0 when no carry comes in.
 """
 
 from __future__ import annotations
@@ -23,6 +32,9 @@ __all__ = [
     "encode_pairs",
     "random_batch",
     "seed_dataset",
+    "carries",
+    "carry_chains",
+    "longest_carry_chain",
     "SEED_EXAMPLES",
     "SEED_BITS",
 ]
@@ -41,9 +53,10 @@ class AdditionBatch:
     Attributes
     ----------
     x : numpy.ndarray
-        float32, shape ``(batch, time, 2)``: bit ``t`` of ``a`` and of ``b``.
+        float32, shape ``(batch, time, 2)``: ``x[:, i]`` holds bit ``i`` of ``a``
+        and of ``b`` (worth ``2**i``), read at time step ``i + 1``.
     y : numpy.ndarray
-        float32, shape ``(batch, time, 1)``: bit ``t`` of ``a + b``.
+        float32, shape ``(batch, time, 1)``: ``y[:, i, 0]`` is bit ``i`` of ``a + b``.
     a, b : list of int
         The operands, as Python integers.
     """
@@ -198,3 +211,129 @@ def seed_dataset(
     a = [int(v) for v in rng.integers(0, high, size=n_examples)]
     b = [int(v) for v in rng.integers(0, high, size=n_examples)]
     return encode_pairs(a, b, width=bits)
+
+
+def _operand_bits(x: AdditionBatch | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The operand bits of ``x`` as two boolean arrays ``(batch, time)``, checked."""
+    arr = x.x if isinstance(x, AdditionBatch) else x
+    try:
+        arr = np.asarray(arr)
+    except (TypeError, ValueError) as exc:
+        raise BitsError(f"x must be an array of 0s and 1s: {exc}") from None
+    if arr.ndim != 3 or arr.shape[2] != 2:
+        raise BitsError(f"x must have shape (batch, time, 2), got {arr.shape}")
+    if arr.dtype.kind not in "biuf":
+        raise BitsError(f"x must hold only 0 and 1, got dtype {arr.dtype}")
+    ones = arr == 1
+    if not np.all(ones | (arr == 0)):
+        raise BitsError(f"x must hold only 0 and 1, found {arr[~(ones | (arr == 0))][0]!r}")
+    return ones[..., 0], ones[..., 1]
+
+
+def _last_decisive(x: AdditionBatch | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every step, the index of the last step at or before it whose bits are equal
+    (-1 if none), and whether that step's bits are both 1."""
+    a, b = _operand_bits(x)
+    decisive = a == b  # both 0 (stops a carry) or both 1 (generates one)
+    index = np.where(decisive, np.arange(a.shape[1]), -1)
+    last = np.maximum.accumulate(index, axis=1)
+    generated = np.take_along_axis(decisive & a, np.maximum(last, 0), axis=1) & (last >= 0)
+    return last, generated
+
+
+def carries(x: AdditionBatch | np.ndarray) -> np.ndarray:
+    """Carry out of every time step.
+
+    Explained in the chapter "Bitstring data" (``book/03_bitstring_data.ipynb``).
+
+    Parameters
+    ----------
+    x : AdditionBatch or array_like
+        Inputs of shape ``(batch, time, 2)`` holding 0s and 1s, least
+        significant bit first (or a batch, whose ``x`` is used).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape ``(batch, time)``: ``c[:, i] = 1`` when step ``i + 1``
+        passes a carry to the next step, i.e. ``a_i + b_i + (carry in) >= 2``.
+
+    Raises
+    ------
+    BitsError
+        If ``x`` does not have shape ``(batch, time, 2)`` or holds anything
+        but 0 and 1.
+    """
+    # A carry leaves a step exactly when the last step at or before it whose two
+    # bits are equal has both bits 1: steps with unequal bits pass the carry on.
+    _, generated = _last_decisive(x)
+    return generated.astype(np.int64)
+
+
+def carry_chains(x: AdditionBatch | np.ndarray) -> np.ndarray:
+    """Length of the carry chain arriving at every time step.
+
+    Explained in the chapter "Bitstring data" (``book/03_bitstring_data.ipynb``).
+    A step generates a carry when both its bits are 1 and passes an incoming
+    carry on when exactly one is 1. The chain arriving at step ``t`` has length
+    ``t - g`` when the carry it receives was generated at step ``g`` (so ``1``
+    when generated just before, plus one for every step that passed it on), and
+    length 0 when no carry arrives. It is how many steps back the input lies
+    that decided the carry: in ``7 + 1`` (``111 + 1``) the carry generated by
+    the lowest bits arrives at the fourth step with length 3.
+
+    Parameters
+    ----------
+    x : AdditionBatch or array_like
+        Inputs of shape ``(batch, time, 2)`` holding 0s and 1s, least
+        significant bit first (or a batch, whose ``x`` is used).
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape ``(batch, time)``: the chain arriving at step ``i + 1``
+        in column ``i``. Column 0 is always 0 (no carry enters the first step).
+
+    Raises
+    ------
+    BitsError
+        If ``x`` does not have shape ``(batch, time, 2)`` or holds anything
+        but 0 and 1.
+
+    Examples
+    --------
+    >>> carry_chains(encode_pairs([7], [1])).tolist()
+    [[0, 1, 2, 3]]
+    """
+    last, generated = _last_decisive(x)
+    chains = np.zeros(last.shape, dtype=np.int64)
+    # the carry arriving at column i left column i - 1
+    arriving = generated[:, :-1]
+    steps = np.arange(1, last.shape[1])
+    chains[:, 1:] = np.where(arriving, steps - last[:, :-1], 0)
+    return chains
+
+
+def longest_carry_chain(x: AdditionBatch | np.ndarray) -> np.ndarray:
+    """Longest carry chain (see :func:`carry_chains`) in each example.
+
+    Explained in the chapter "Bitstring data" (``book/03_bitstring_data.ipynb``).
+
+    Parameters
+    ----------
+    x : AdditionBatch or array_like
+        Inputs of shape ``(batch, time, 2)``, as for :func:`carry_chains`.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, shape ``(batch,)``. For ``n``-bit operands (``n + 1`` steps) it
+        is at most ``n``, reached by ``(2**n - 1) + 1``.
+
+    Raises
+    ------
+    BitsError
+        If ``x`` is not a valid input array.
+    """
+    chains = carry_chains(x)
+    return chains.max(axis=1, initial=0)

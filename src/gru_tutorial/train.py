@@ -11,9 +11,10 @@ Two named recipes (:data:`RECIPES`):
     1e-3, and one full-batch step per iteration on one fixed set of 100
     five-bit examples. It is done when exact on its own 5-bit test set.
 ``fast`` (default)
-    Fresh random batches of 16-bit additions every step (the network never
-    sees an example twice), with each operand's density of ones drawn at
-    random so that long carry chains occur; binary cross-entropy on the
+    A fresh random batch of 16-bit additions every step, with each operand's
+    density of ones drawn at random so that long carry chains occur (an
+    operand is then all zeros or all ones with probability 1/17 each, so some
+    sums do come up more than once); binary cross-entropy on the
     logits, Glorot and orthogonal initialisation, Adam with learning rate
     3e-2, float32. It is done when exact on held-out random sums of 20, 200
     and 1,000 bits and on the adversarial 1,000-bit sums of
@@ -25,6 +26,7 @@ Training is reproducible: the same recipe and seed give identical weights.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -36,7 +38,8 @@ from .data import AdditionBatch, encode_pairs, random_batch, seed_dataset
 from .evaluate import EvalResult, adversarial_pairs, score_batch
 from .model import BitAdder, _trace_once_per_instance
 
-__all__ = ["Recipe", "RECIPES", "Adam", "History", "TrainResult", "train"]
+__all__ = ["Recipe", "RECIPES", "Adam", "History", "TrainResult", "train", "training_batches",
+           "held_out_sets"]
 
 
 @dataclass(frozen=True)
@@ -277,6 +280,78 @@ def _evaluate_sets(model: BitAdder, sets: dict[int | str, AdditionBatch],
     return {key: results[key] for key in sets}
 
 
+def _recipe(recipe: str | Recipe) -> Recipe:
+    if isinstance(recipe, str):
+        if recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)}")
+        return RECIPES[recipe]
+    if not isinstance(recipe, Recipe):
+        raise ValueError(f"recipe must be a name or a Recipe, got {type(recipe).__name__}")
+    return recipe
+
+
+def training_batches(recipe: str | Recipe = "fast", seed: int = 0) -> Iterator[AdditionBatch]:
+    """The training batches of :func:`train`, in the order it uses them (endless).
+
+    Explained in the chapter "Training" (``book/05_training.ipynb``).
+
+    Parameters
+    ----------
+    recipe : str or Recipe
+        ``'fast'``, ``'seed'`` or a :class:`Recipe`.
+    seed : int
+        The run's seed.
+
+    Yields
+    ------
+    AdditionBatch
+        With ``fixed_data``, the same fixed set every time; otherwise a fresh
+        random batch per step.
+    """
+    recipe = _recipe(recipe)
+    rng = np.random.default_rng([check_nonnegative_int(seed, "seed"), 0])
+    if recipe.fixed_data:
+        fixed = seed_dataset(rng, recipe.batch_size, recipe.train_bits)
+        while True:
+            yield fixed
+    while True:
+        yield random_batch(recipe.batch_size, recipe.train_bits, rng, recipe.mixed_density)
+
+
+def held_out_sets(recipe: str | Recipe = "fast", seed: int = 0) -> dict[int | str, AdditionBatch]:
+    """The held-out sets that decide when :func:`train` stops.
+
+    Explained in the chapter "Training" (``book/05_training.ipynb``).
+
+    Parameters
+    ----------
+    recipe : str or Recipe
+        ``'fast'``, ``'seed'`` or a :class:`Recipe`.
+    seed : int
+        The run's seed.
+
+    Returns
+    -------
+    dict
+        Bits per operand -> :class:`AdditionBatch` of ``eval_count`` sums, plus
+        ``'adversarial'`` when the recipe asks for it. A fixed-data recipe
+        draws the set at its own training width the same way as its training
+        data (the original tutorial's scheme); other widths are random sums.
+    """
+    recipe = _recipe(recipe)
+    rng = np.random.default_rng([check_nonnegative_int(seed, "seed"), 1])
+    sets: dict[int | str, AdditionBatch] = {}
+    for b in sorted(recipe.eval_bits):
+        if recipe.fixed_data and b == recipe.train_bits:
+            sets[b] = seed_dataset(rng, recipe.eval_count, b)
+        else:
+            sets[b] = random_batch(recipe.eval_count, b, rng)
+    if recipe.eval_adversarial:
+        pairs = adversarial_pairs(max(recipe.eval_bits)).values()
+        sets["adversarial"] = encode_pairs([p for p, _ in pairs], [q for _, q in pairs])
+    return sets
+
+
 def train(
     recipe: str | Recipe = "fast",
     seed: int = 0,
@@ -314,12 +389,7 @@ def train(
     >>> result.model.add(123, 456)  # doctest: +SKIP
     579
     """
-    if isinstance(recipe, str):
-        if recipe not in RECIPES:
-            raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)}")
-        recipe = RECIPES[recipe]
-    elif not isinstance(recipe, Recipe):
-        raise ValueError(f"recipe must be a name or a Recipe, got {type(recipe).__name__}")
+    recipe = _recipe(recipe)
     seed = check_nonnegative_int(seed, "seed")
     overrides = {}
     if max_steps is not None:
@@ -337,18 +407,8 @@ def train(
 
     start = time.perf_counter()
     model = BitAdder(recipe.units, dtype=recipe.dtype, init=recipe.init, seed=seed)
-    train_rng = np.random.default_rng([seed, 0])
-    eval_rng = np.random.default_rng([seed, 1])
-    if recipe.fixed_data:
-        fixed = seed_dataset(train_rng, recipe.batch_size, recipe.train_bits)
-        # the seed scheme at its own length, plain random sums at any other
-        sets = {b: seed_dataset(eval_rng, recipe.eval_count, b) if b == recipe.train_bits
-                else random_batch(recipe.eval_count, b, eval_rng) for b in sorted(recipe.eval_bits)}
-    else:
-        sets = {b: random_batch(recipe.eval_count, b, eval_rng) for b in sorted(recipe.eval_bits)}
-    if recipe.eval_adversarial:
-        pairs = adversarial_pairs(max(recipe.eval_bits)).values()
-        sets["adversarial"] = encode_pairs([p for p, _ in pairs], [q for _, q in pairs])
+    batches = training_batches(recipe, seed)
+    sets = held_out_sets(recipe, seed)
     step = _make_step(model, recipe)
     history = History()
     converged = False
@@ -359,8 +419,7 @@ def train(
     try:
         while it < recipe.max_steps:
             it += 1
-            batch = fixed if recipe.fixed_data else random_batch(
-                recipe.batch_size, recipe.train_bits, train_rng, recipe.mixed_density)
+            batch = next(batches)
             loss, bit_acc, exact = (float(v) for v in step(
                 tf.constant(batch.x, recipe.dtype), tf.constant(batch.y, recipe.dtype)))
             history.iteration.append(it)
