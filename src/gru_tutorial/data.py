@@ -231,8 +231,10 @@ def _operand_bits(x: AdditionBatch | np.ndarray) -> tuple[np.ndarray, np.ndarray
 
 
 def _last_decisive(x: AdditionBatch | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every step, the index of the last step at or before it whose bits are equal
-    (-1 if none), and whether that step's bits are both 1."""
+    """Last step at or before each step whose two bits are equal, and whether both are 1.
+
+    The index is -1 where no such step exists.
+    """
     a, b = _operand_bits(x)
     decisive = a == b  # both 0 (stops a carry) or both 1 (generates one)
     index = np.where(decisive, np.arange(a.shape[1]), -1)
