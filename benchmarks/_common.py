@@ -3,9 +3,10 @@
 Every benchmark writes ``results/<name>.json`` (raw numbers plus the machine they
 were measured on) and ``results/<name>.md`` (a summary table). Numbers are only
 compared with numbers from the same run: the machine may be shared and busy.
-``run_all.py`` sets ``TF_CPP_MIN_LOG_LEVEL=3`` and ``TF_ENABLE_ONEDNN_OPTS=0`` for
-every benchmark, as the book's notebooks do; set them yourself when running one
-script directly.
+
+Every benchmark imports this module before TensorFlow (ruff's import order puts
+it first, see ``pyproject.toml``), and this module imports ``gru_tutorial``, which
+sets TensorFlow's quiet environment as the book's notebooks get it.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+
+import gru_tutorial  # noqa: F401  (first: quiets TensorFlow before anything loads it)
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

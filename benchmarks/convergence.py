@@ -5,11 +5,10 @@ it stops only when exact on 1,000 held-out random sums at each of 20, 200 and
 1,000 bits plus adversarial 1,000-bit sums, so its iteration count is "until
 exact on 1,000 random 1,000-bit sums" (and more).
 
-The ``seed`` recipe stops when exact on its own 5-bit test set. Its loop here is
-``train('seed')``'s own (same weights, data, step function and check; a
-cross-check with ``train`` itself for the first seed is recorded) but it keeps
-going to 6,000 iterations, checking 1,000 random 1,000-bit sums every
-``--check-every`` iterations, to ask whether it ever adds long numbers.
+The ``seed`` recipe stops when exact on its own 5-bit test set. For the first
+``--long-seeds`` seeds its run (the package's ``Trainer``, the loop ``train`` runs)
+keeps going after that, to 6,000 iterations, checking 1,000 random 1,000-bit sums
+every ``--check-every`` iterations, to ask whether it ever adds long numbers.
 
 Every trained model is then scored on fresh random sums of 20, 200 and 1,000 bits
 (1,000 each, not the sets training stopped on); for the seed recipe, at the
@@ -21,15 +20,14 @@ from __future__ import annotations
 import statistics
 import time
 
-import numpy as np
-import tensorflow as tf
 from _common import Run, log, markdown_table, parser, summary
 
+import numpy as np
+
 import gru_tutorial as gt
-from gru_tutorial.data import random_batch, seed_dataset
+from gru_tutorial.data import random_batch
 from gru_tutorial.evaluate import evaluate
-from gru_tutorial.model import BitAdder
-from gru_tutorial.train import RECIPES, _evaluate_sets, _make_step, train
+from gru_tutorial.train import Trainer, train
 
 TEST_BITS = (20, 200, 1000)
 SEED_CAP = 6000
@@ -45,48 +43,40 @@ def test_scores(model, seed: int, count: int) -> dict:
 
 
 def seed_run(seed: int, cap: int, every: int, count: int, go_on: bool) -> dict:
-    """The seed recipe exactly as ``train('seed', seed=seed)`` runs it, continued to ``cap``.
+    """``train('seed', seed=seed)``, optionally continued to ``cap`` iterations.
 
-    Same initial weights, fixed data, optimizer, step function and stopping check
-    as :func:`gru_tutorial.train.train`; records when its own criterion (exact on
-    its 5-bit test set) is first met and the scores on fresh long sums then, and
-    keeps training to ``cap`` iterations, checking ``count`` random 1,000-bit sums
-    every ``every`` iterations. Without ``go_on``, stops at its own criterion like
-    ``train`` does.
+    Records when the recipe's own criterion (exact on its 5-bit test set) is first
+    met and the scores on fresh long sums then. With ``go_on``, the same run keeps
+    training to ``cap`` iterations, checking ``count`` random 1,000-bit sums every
+    ``every`` iterations, and stops once they are all exact.
     """
-    recipe = RECIPES["seed"]
-    start = time.perf_counter()
-    model = BitAdder(recipe.units, dtype=recipe.dtype, init=recipe.init, seed=seed)
-    train_rng, eval_rng = np.random.default_rng([seed, 0]), np.random.default_rng([seed, 1])
-    fixed = seed_dataset(train_rng, recipe.batch_size, recipe.train_bits)
-    sets = {b: seed_dataset(eval_rng, recipe.eval_count, b) for b in recipe.eval_bits}
-    step = _make_step(model, recipe)
-    x, y = tf.constant(fixed.x, recipe.dtype), tf.constant(fixed.y, recipe.dtype)
+    trainer = Trainer("seed", seed, max_steps=cap, stop_when_converged=not go_on)
     long = random_batch(count, 1000, np.random.default_rng([seed, 2]))
-    out = {"seed": seed, "iterations": None, "seconds": None, "converged": False,
-           "went_on": go_on, "long_iterations": None, "long_checks": []}
-    for it in range(1, cap + 1):
-        _, _, exact = step(x, y)
-        if not out["converged"] and float(exact) == 1.0:
-            if _evaluate_sets(model, sets, stop_early=True) is not None:
-                out.update(iterations=it, seconds=time.perf_counter() - start, converged=True)
-                out["test"] = test_scores(model, seed, count)
-                if not go_on:
-                    break
-        if go_on and it % every == 0:
-            pred = model.predict_bits(long.x[:100])  # cheap first look, then all
+    out = {"seed": seed, "went_on": go_on, "long_iterations": None, "long_checks": []}
+
+    def observe(tr: Trainer) -> None:
+        if tr.converged_at == tr.iteration:
+            out["test"] = test_scores(tr.model, seed, count)  # at its own criterion
+        if go_on and tr.iteration % every == 0:
+            pred = tr.model.predict_bits(long.x[:100])  # cheap first look, then all
             frac = float((pred == long.y[:100, :, 0]).all(axis=1).mean())
             if frac == 1.0:
-                frac = float((model.predict_bits(long.x) == long.y[..., 0]).all(axis=1).mean())
-            out["long_checks"].append([it, frac if frac == 1.0 else f"<1 ({frac:.2f} of 100)"])
+                frac = float((tr.model.predict_bits(long.x) == long.y[..., 0]).all(axis=1).mean())
+            out["long_checks"].append([tr.iteration, frac if frac == 1.0
+                                       else f"<1 ({frac:.2f} of 100)"])
             if frac == 1.0:
-                out["long_iterations"] = it
-                break
-    out["total_seconds"] = time.perf_counter() - start
-    out["total_iterations"] = it
-    if not out["converged"]:
-        out.update(iterations=cap, seconds=out["total_seconds"],
-                   test=test_scores(model, seed, count))
+                out["long_iterations"] = tr.iteration
+                tr.should_stop = True
+
+    trainer.add_callback(observe)
+    result = trainer.run()
+    converged = trainer.converged_at is not None
+    out.update(converged=converged, total_iterations=result.iterations,
+               total_seconds=result.seconds,
+               iterations=trainer.converged_at if converged else cap,
+               seconds=trainer.converged_seconds if converged else result.seconds)
+    if not converged:
+        out["test"] = test_scores(result.model, seed, count)
     return out
 
 
@@ -118,14 +108,6 @@ def main() -> None:
         log("seed", s, runs[-1]["iterations"], runs[-1]["long_iterations"],
             f"{runs[-1]['seconds']:.2f}s", runs[-1]["test"])
     results["runs"]["seed"] = runs
-    # Cross-check: the loop above reproduces train('seed') (same iterations for seed 0).
-    r = train("seed", seed=seeds[0], progress=False, max_steps=cap)
-    results["crosscheck_train_seed"] = {
-        "seed": seeds[0], "train_iterations": r.iterations, "train_converged": r.converged,
-        "train_seconds": r.seconds, "loop_iterations": runs[0]["iterations"],
-        "same": r.iterations == runs[0]["iterations"] and r.converged == runs[0]["converged"]}
-    log("crosscheck", results["crosscheck_train_seed"])
-
     rows, summ = [], {}
     for name, runs in results["runs"].items():
         for r in runs:
@@ -163,10 +145,6 @@ def main() -> None:
             f"{s['exact_1000_all']}/{s['runs']} exact on all fresh 1,000-bit sums"
             + (f"; {s['long_reached']}/{s['long_runs']} seeds trained on to {cap} iterations "
                "became exact on 1,000-bit sums by then" if "long_reached" in s else ""))
-    cc = results["crosscheck_train_seed"]
-    lines.append(f"- cross-check: train('seed', seed={cc['seed']}) took {cc['train_iterations']} "
-                 f"iterations, the benchmark's loop {cc['loop_iterations']} "
-                 f"({'same' if cc['same'] else 'DIFFERENT'}).")
     run.write(results, table + "\n" + "\n".join(lines) + "\n")
     med = statistics.median
     log("fast median iterations", med([r["iterations"] for r in results["runs"]["fast"]]))

@@ -15,7 +15,7 @@ import time
 from _common import Run, log, markdown_table, parser, summary
 
 import gru_tutorial as gt
-from gru_tutorial.model import XLA_MIN_STEPS, _bucket
+from gru_tutorial.model import XLA_MIN_STEPS, length_bucket
 
 
 def timed_add(model, a: int, b: int) -> tuple[float, bool]:
@@ -43,7 +43,7 @@ def main() -> None:
         xla = steps >= XLA_MIN_STEPS
         first, first_exact = timed_add(model, *cases["random"])
         row = {"bits": n, "steps": steps, "xla": xla,
-               "bucket": _bucket(steps) if xla else steps,
+               "bucket": length_bucket(steps) if xla else steps,
                "first_call_seconds": first, "cases": {}}
         all_exact = first_exact
         for name, (a, b) in cases.items():

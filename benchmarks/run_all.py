@@ -8,15 +8,12 @@ tiny settings and ``benchmarks/results/quick/``.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-# As in the book: quiet TensorFlow, and the same (non-oneDNN) kernels as the notebooks use.
-ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
 BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablation"]
 
 
@@ -31,7 +28,7 @@ def main() -> int:
         t = time.perf_counter()
         print(f"== {name}", flush=True)
         cmd = [sys.executable, str(HERE / f"{name}.py")] + (["--quick"] if args.quick else [])
-        rc = subprocess.call(cmd, cwd=HERE, env=ENV)
+        rc = subprocess.call(cmd, cwd=HERE)
         print(f"== {name}: {'ok' if rc == 0 else f'FAILED ({rc})'} in "
               f"{time.perf_counter() - t:.0f} s", flush=True)
         if rc:

@@ -1,10 +1,10 @@
 """Scaling: time of one training step against sequence length (8 .. 4,096) and batch size.
 
-The step is the package's own training step (``gru_tutorial.train._make_step``:
-forward with ``tf.scan``, BCE, backward, hand-written Adam), traced once with
-unknown batch and length, so every shape runs the same graph. For one batch size
-the same step with the cell's hand-written backward pass
-(``manual_gradient=True``) is timed alongside. The largest batch stops at
+The step is the package's own training step (``gru_tutorial.train.make_train_step``
+as ``train`` uses it for the fast recipe: forward with ``tf.scan``, BCE, backward,
+hand-written Adam), traced once with unknown batch and length, so every shape runs
+the same graph. For one batch size the same step with the cell's hand-written
+backward pass (``manual_gradient=True``) is timed alongside. The largest batch stops at
 ``--max-len-large`` steps to keep the run short. A recurrent
 network has to walk through the time steps one after the other, so the cost
 should grow linearly with length; the batch is processed in parallel within
@@ -15,36 +15,20 @@ from __future__ import annotations
 
 import time
 
+from _common import Run, log, markdown_table, parser, summary
+
 import numpy as np
 import tensorflow as tf
-from _common import Run, log, markdown_table, parser, summary
 
 import gru_tutorial as gt
 from gru_tutorial.data import random_batch
 from gru_tutorial.model import BitAdder
-from gru_tutorial.train import RECIPES, Adam, _make_step
+from gru_tutorial.train import RECIPES, make_train_step
 
 
 def fit_power(lengths: list[int], seconds: list[float]) -> float:
     """Slope of log(time) against log(length): 1 means linear."""
     return float(np.polyfit(np.log(lengths), np.log(seconds), 1)[0])
-
-
-def manual_gradient_step(model: BitAdder):
-    """``_make_step`` for the fast recipe, but backpropagating with ``manual_gradient=True``."""
-    variables = model.trainable_variables
-    optimizer = Adam(variables, RECIPES["fast"].learning_rate)
-    spec = [tf.TensorSpec([None, None, 2], tf.float32), tf.TensorSpec([None, None, 1], tf.float32)]
-
-    @tf.function(input_signature=spec, autograph=False)
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            logits = model(x, manual_gradient=True)
-            loss = tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
-        optimizer.apply(tape.gradient(loss, variables))
-        return loss, loss, loss
-
-    return step
 
 
 def main() -> None:
@@ -58,8 +42,10 @@ def main() -> None:
     batches = [1, 32] if args.quick else [1, 32, 256]
     repeats = 2 if args.quick else args.repeats
     manual_batch = batches[1]
-    steps = {"automatic": _make_step(BitAdder(16, seed=0), RECIPES["fast"]),
-             "manual": manual_gradient_step(BitAdder(16, seed=0))}
+    fast = RECIPES["fast"]
+    steps = {g: make_train_step(BitAdder(16, seed=0), loss=fast.loss,
+                                learning_rate=fast.learning_rate, manual_gradient=g == "manual")
+             for g in ("automatic", "manual")}
     rng = np.random.default_rng(0)
     shapes = [("automatic", b, n) for b in batches for n in lengths
               if b < batches[-1] or n <= args.max_len_large]
@@ -103,7 +89,7 @@ def main() -> None:
         for b, s in slopes.items()) + f". Tracing the step once took {trace_seconds:.2f} s.\n"
     run.write({"lengths": lengths, "batches": batches, "repeats": repeats,
                "manual_batch": manual_batch, "max_len_large": args.max_len_large,
-               "trace_seconds": trace_seconds, "step": "gru_tutorial.train._make_step (fast)",
+               "trace_seconds": trace_seconds, "step": "gru_tutorial.train.make_train_step (fast)",
                "rows": rows_json, "slopes": slopes}, table)
 
 

@@ -1,9 +1,10 @@
 """Step speed: median time of one training step, our cell against keras.layers.GRU.
 
 One training step = forward over the sequence, a per-step readout to one logit,
-binary cross-entropy, backward, and one Adam update. Every variant uses the same
-optimizer, ``keras.optimizers.Adam`` (one more row shows the package's own
-hand-written Adam, as ``train()`` uses it). Units 16, input 2, two shapes:
+binary cross-entropy, backward, and one Adam update: the package's
+``make_train_step`` for every variant, Keras's GRU included. Every variant uses
+the same optimizer, ``keras.optimizers.Adam`` (one more row shows the package's
+own hand-written Adam, the step ``train()`` uses). Units 16, input 2, two shapes:
 batch 100 x 5 steps (the seed tutorial's size) and batch 256 x 64 steps.
 
 Variants are timed interleaved: in every round each variant runs a few steps, in
@@ -15,37 +16,25 @@ from __future__ import annotations
 
 import time
 
+from _common import Run, log, markdown_table, parser, summary
+
 import keras
 import numpy as np
 import tensorflow as tf
-from _common import Run, log, markdown_table, parser, summary
 
 import gru_tutorial as gt
 from gru_tutorial.data import random_batch
 from gru_tutorial.model import BitAdder
-from gru_tutorial.train import RECIPES, _make_step
+from gru_tutorial.train import RECIPES, make_train_step
 
 UNITS = 16
 SHAPES = ((100, 5), (256, 64))
 
 
-def bce(logits, y):
-    return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
-
-
-def keras_adam_step(model, forward, jit: bool, eager: bool = False):
-    """A training step with keras.optimizers.Adam; compiled unless ``eager``."""
-    variables = model.trainable_variables
-    opt = keras.optimizers.Adam(learning_rate=1e-3)
-    opt.build(variables)
-
-    def step(x, y):
-        with tf.GradientTape() as tape:
-            loss = bce(forward(x), y)
-        opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return loss
-
-    return step if eager else tf.function(step, jit_compile=jit, autograph=False)
+def keras_adam_step(model, jit: bool, eager: bool = False, **options):
+    """The package's training step with keras.optimizers.Adam(1e-3); compiled unless ``eager``."""
+    return make_train_step(model, optimizer=keras.optimizers.Adam(learning_rate=1e-3),
+                           jit_compile=jit, compiled=not eager, any_shape=False, **options)
 
 
 def keras_gru(reset_after: bool, time_steps: int):
@@ -60,34 +49,27 @@ def variants(time_steps: int, quick: bool) -> dict:
     """Name -> (training step function, family), all with freshly initialised weights."""
     out = {}
 
-    def ours(**kw):
-        m = BitAdder(UNITS, seed=0)
-        return m, (lambda x: m(x, **kw))
+    def ours(jit: bool = False, eager: bool = False, **options):
+        return keras_adam_step(BitAdder(UNITS, seed=0), jit=jit, eager=eager, **options)
 
-    m, f = ours()
-    out["ours, tf.function"] = (keras_adam_step(m, f, jit=False), "ours")
-    m, f = ours()
-    out["ours, tf.function + XLA"] = (keras_adam_step(m, f, jit=True), "ours")
+    out["ours, tf.function"] = (ours(), "ours")
+    out["ours, tf.function + XLA"] = (ours(jit=True), "ours")
     if time_steps <= 16:  # one copy of the step per time step: only for short sequences
-        m, f = ours(unroll=True)
-        out["ours, unrolled, tf.function"] = (keras_adam_step(m, f, jit=False), "ours")
-        m, f = ours(unroll=True)
-        out["ours, unrolled, tf.function + XLA"] = (keras_adam_step(m, f, jit=True), "ours")
+        out["ours, unrolled, tf.function"] = (ours(unroll=True), "ours")
+        out["ours, unrolled, tf.function + XLA"] = (ours(jit=True, unroll=True), "ours")
     if time_steps > 16:
-        m, f = ours(manual_gradient=True)
-        out["ours, manual gradient, tf.function"] = (keras_adam_step(m, f, jit=False), "ours")
-        m, f = ours(manual_gradient=True)
+        out["ours, manual gradient, tf.function"] = (ours(manual_gradient=True), "ours")
         out["ours, manual gradient, tf.function + XLA"] = (
-            keras_adam_step(m, f, jit=True), "ours")
-    m, f = ours()
-    out["ours, eager (no tf.function)"] = (keras_adam_step(m, f, jit=False, eager=True), "eager")
+            ours(jit=True, manual_gradient=True), "ours")
+    out["ours, eager (no tf.function)"] = (ours(eager=True), "eager")
     for ra in (False, True):
         for jit in (False, True):
-            m = keras_gru(ra, time_steps)
             name = f"Keras GRU(reset_after={ra})" + (" + XLA" if jit else "")
-            out[name] = (keras_adam_step(m, m, jit=jit), "keras")
-    m = BitAdder(UNITS, seed=0)
-    out["ours, hand-written Adam (train's step)"] = (_make_step(m, RECIPES["fast"]), "extra")
+            out[name] = (keras_adam_step(keras_gru(ra, time_steps), jit=jit), "keras")
+    fast = RECIPES["fast"]
+    out["ours, hand-written Adam (train's step)"] = (
+        make_train_step(BitAdder(UNITS, seed=0), loss=fast.loss, learning_rate=fast.learning_rate),
+        "extra")
     return out
 
 
@@ -100,7 +82,7 @@ def measure(shape: tuple[int, int], rounds: int, per_round: int, eager_rounds: i
     res = {}
     for name, (fn, family) in fns.items():
         t = time.perf_counter()
-        fn(x, y)[0].numpy() if family == "extra" else fn(x, y).numpy()
+        fn(x, y)[0].numpy()
         first = time.perf_counter() - t
         t = time.perf_counter()
         for _ in range(3):
@@ -118,8 +100,7 @@ def measure(shape: tuple[int, int], rounds: int, per_round: int, eager_rounds: i
                 continue
             for _ in range(1 if family == "eager" else per_round):
                 t, c = time.perf_counter(), time.process_time()
-                out = fn(x, y)
-                (out[0] if family == "extra" else out).numpy()
+                fn(x, y)[0].numpy()
                 res[name]["times"].append(time.perf_counter() - t)
                 res[name]["cpu_times"].append(time.process_time() - c)
     for v in res.values():

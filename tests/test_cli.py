@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from gru_tutorial.cli import main
 from gru_tutorial.evaluate import evaluate
@@ -203,3 +205,65 @@ def test_train_out_is_a_file(capsys, tmp_path):
                              capsys)
     assert str(target) in err
     assert target.read_text() == "not a directory"
+
+
+# -- sizes are checked before anything is allocated ----------------------------------
+
+
+@pytest.mark.parametrize("argv", [
+    ["eval", "--bits", "100000000000"], ["eval", "--count", "100000", "--bits", "100000"],
+    ["eval", "--count", str(10**40)], ["train", "--seed", "1" + "0" * 5000, "--max-steps", "0"],
+])
+def test_sizes_beyond_the_limit_are_one_line(argv, capsys):
+    err = assert_usage_error(argv, capsys)
+    assert "limit" in err or "integer" in err
+
+
+def test_huge_units_in_a_model_file(capsys, tmp_path):
+    model = BitAdder(units=3, seed=0)
+    save_model(model, tmp_path)
+    config = json.loads((tmp_path / CONFIG_NAME).read_text())
+    config["model"]["units"] = 10**12
+    (tmp_path / CONFIG_NAME).write_text(json.dumps(config))
+    err = assert_usage_error(["add", "1", "2", "--model", str(tmp_path)], capsys)
+    assert "units" in err
+
+
+# -- any argument list: exit 0, 1 or 2, never a traceback ----------------------------
+
+_TOKENS = ["add", "train", "eval", "--model", "--bits", "--count", "--seed", "--json", "--out",
+           "--recipe", "--max-steps", "--quiet", "fast", "seed", "-h", "--", "-", "0", "1", "7",
+           "-3", "1.5", "1e3", "0x1F", " 12 ", "", "²", "٣", "99999999999999999999",
+           "nan", "gru-model", "--bits=3", "--count=2"]
+
+
+@pytest.fixture
+def quick_commands(monkeypatch, tmp_path, pretrained):
+    """Fast stand-ins for training and evaluation (the property is about the command line)."""
+    import gru_tutorial.evaluate
+    import gru_tutorial.train
+    from gru_tutorial.evaluate import EvalResult
+    from gru_tutorial.train import RECIPES, History, TrainResult
+
+    def fake_train(recipe, seed=0, max_steps=None, progress=True):
+        assert recipe in RECIPES and seed >= 0 and (max_steps is None or max_steps >= 1)
+        return TrainResult(pretrained, RECIPES[recipe], seed, 1, 0.0, True, {}, History())
+
+    def fake_evaluate(model, bits, count, seed):
+        assert bits >= 1 and count >= 1 and seed >= 0
+        return EvalResult(1.0, 1.0, bits, count)
+
+    monkeypatch.setattr(gru_tutorial.train, "train", fake_train)
+    monkeypatch.setattr(gru_tutorial.evaluate, "evaluate", fake_evaluate)
+    monkeypatch.chdir(tmp_path)
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(argv=st.lists(st.one_of(st.sampled_from(_TOKENS), st.text(max_size=8)), max_size=7))
+def test_any_arguments_exit_cleanly(argv, quick_commands, capsys):
+    status, out, err = run(argv, capsys)
+    assert status in (0, 1, 2), (argv, status, err)
+    assert "Traceback" not in err and "Traceback" not in out
+    if status == 2:
+        assert err.count("\n") == 1, err

@@ -132,3 +132,15 @@ def test_seeded_init_reproducible(init):
 def test_rejects_unknown_init():
     with pytest.raises(ValueError, match="init"):
         BitAdder(4, init="nope")
+
+
+def test_every_part_has_its_own_seed():
+    from gru_tutorial.seeding import derive_seeds
+
+    seeds = derive_seeds(5, 9)
+    assert seeds == derive_seeds(5, 9) and len(set(seeds)) == 9
+    assert not set(seeds) & set(derive_seeds(6, 9))
+    model = BitAdder(units=16, init="seed", seed=5)  # same initializer for V and c
+    assert model.c.numpy()[0] != model.V.numpy()[0, 0]
+    firsts = [w.numpy().ravel()[0] for w in model.cell.weights]
+    assert len(set(firsts)) == 9  # nine weights, nine different streams

@@ -138,7 +138,8 @@ def edit_config(directory, **changes):
 
 @pytest.mark.parametrize("changes", [
     {"units": 0}, {"units": -4}, {"units": "6"}, {"units": 6.0}, {"units": True},
-    {"units": None}, {"dtype": "float16"}, {"dtype": 32}, {"init": "magic"},
+    {"units": None}, {"units": 10**9}, {"units": 1025}, {"dtype": "float16"}, {"dtype": 32},
+    {"init": "magic"},
     {"format_version": 2}, {"format_version": None},
 ])
 def test_bad_config_values(copy, changes):

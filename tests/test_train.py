@@ -157,3 +157,77 @@ def test_training_batches_and_held_out_sets():
         next(training_batches("nope"))
     with pytest.raises(ValueError, match="seed"):
         held_out_sets("fast", -1)
+
+
+def test_trainer_callbacks_see_every_step_and_can_stop():
+    from gru_tutorial.train import Trainer
+
+    trainer = Trainer("fast", seed=1, max_steps=50)
+    seen = []
+
+    def observe(tr):
+        seen.append((tr.iteration, tr.history.loss[-1]))
+        if tr.iteration == 7:
+            tr.should_stop = True
+
+    trainer.add_callback(observe)
+    result = trainer.run()
+    assert [i for i, _ in seen] == list(range(1, 8)) and result.iterations == 7
+    assert [loss for _, loss in seen] == result.history.loss
+    assert not result.converged and set(result.evaluation) == {20, 200, 1000, "adversarial"}
+
+
+def test_trainer_can_go_on_after_the_stopping_rule(fast_seed0):
+    from gru_tutorial.train import Trainer
+
+    trainer = Trainer("fast", seed=0, stop_when_converged=False,
+                      max_steps=fast_seed0.iterations + 3)
+    result = trainer.run()
+    # the same run as train(): the rule is met at the same step, then it goes on
+    assert trainer.converged_at == fast_seed0.iterations
+    assert result.iterations == trainer.converged_at + 3
+    assert result.history.loss[: fast_seed0.iterations] == fast_seed0.history.loss
+    assert result.converged and result.history.checks == fast_seed0.history.checks
+
+
+def test_trainer_takes_another_model_and_checks_overrides():
+    from gru_tutorial.checks import ArgumentError
+    from gru_tutorial.model import BitAdder
+    from gru_tutorial.train import Trainer
+
+    model = BitAdder(units=4, seed=0)
+    trainer = Trainer("fast", seed=0, model=model, max_steps=2, eval_bits=(8,), eval_count=10)
+    assert trainer.run().model is model and trainer.iteration == 2
+    with pytest.raises(ArgumentError, match="dtype"):
+        Trainer("seed", model=BitAdder(units=4, seed=0))  # float32 model, float64 recipe
+    with pytest.raises(ArgumentError, match="unknown recipe field"):
+        Trainer("fast", learning_rat=0.1)
+    with pytest.raises(ArgumentError, match="max_steps"):
+        Trainer("fast", max_steps=0)
+
+
+def test_make_train_step_options_agree():
+    import keras
+    import tensorflow as tf
+
+    from gru_tutorial.data import random_batch
+    from gru_tutorial.model import BitAdder
+    from gru_tutorial.train import make_train_step
+
+    batch = random_batch(8, 6, 0)
+    x, y = tf.constant(batch.x), tf.constant(batch.y)
+    losses = {}
+    variants = {"plain": {}, "unroll": {"unroll": True}, "manual": {"manual_gradient": True},
+                "eager": {"compiled": False}}
+    for name, options in variants.items():
+        model = BitAdder(units=5, seed=2)
+        step = make_train_step(model, learning_rate=0.05, **options)
+        losses[name] = [float(step(x, y)[0]) for _ in range(4)]
+    for name in ("unroll", "manual", "eager"):
+        np.testing.assert_allclose(losses[name], losses["plain"], rtol=1e-5)
+    assert losses["plain"][-1] < losses["plain"][0]  # it learns
+    model = BitAdder(units=5, seed=2)
+    step = make_train_step(model, optimizer=keras.optimizers.Adam(0.05))
+    keras_losses = [float(step(x, y)[0]) for _ in range(4)]
+    np.testing.assert_allclose(keras_losses[0], losses["plain"][0], rtol=1e-6)  # same start
+    assert keras_losses[-1] < keras_losses[0]

@@ -2,14 +2,16 @@
 
 The package behind the book in ``book/``. Modules:
 
+``checks``    one argument checker, the errors, the size limits (no TensorFlow)
+``recipes``   the ``seed`` and ``fast`` training recipes (no TensorFlow)
 ``bits``      integers <-> reversed bitstrings
 ``data``      addition problems as bit sequences; carries and carry chains
 ``cell``      the GRU cell from the four equations, and the bridge to Keras
 ``model``     the bit adder (cell over time + readout), ``BitAdder.add``
-``train``     the ``seed`` and ``fast`` recipes, ``train()``
+``train``     the training loop (``Trainer``, ``train()``, ``make_train_step``)
 ``evaluate``  exact and bit accuracy, adversarial sums, ``evaluate()``
 ``saving``    save/load (Keras weights + JSON), the bundled pretrained model
-``seeding``   ``set_seed()`` for reproducible runs
+``seeding``   ``set_seed()`` for reproducible runs, ``derive_seeds()``
 ``cli``       the ``gru-tutorial`` command
 
 Names are loaded lazily, so ``import gru_tutorial`` is quick and TensorFlow is
@@ -32,6 +34,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 __version__ = "0.1.0"
 
 _EXPORTS = {
+    "ArgumentError": "checks", "ModelFileError": "checks",
     "BitsError": "bits", "from_bits": "bits", "to_bits": "bits",
     "GRUCell": "cell", "copy_keras_gru_weights": "cell", "from_keras_gru": "cell",
     "AdditionBatch": "data", "encode_pairs": "data", "random_batch": "data",
@@ -40,10 +43,11 @@ _EXPORTS = {
     "EvalResult": "evaluate", "adversarial_pairs": "evaluate",
     "evaluate_adversarial": "evaluate",
     "BitAdder": "model",
-    "ModelFileError": "saving", "load_model": "saving", "load_pretrained": "saving",
+    "load_model": "saving", "load_pretrained": "saving",
     "save_model": "saving",
     "set_seed": "seeding",
-    "RECIPES": "train", "Recipe": "train", "TrainResult": "train",
+    "RECIPES": "recipes", "Recipe": "recipes",
+    "TrainResult": "train", "Trainer": "train",
 }
 
 __all__ = sorted(_EXPORTS)

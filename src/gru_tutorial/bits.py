@@ -13,31 +13,31 @@ a 100,000-bit number costs microseconds, not a Python loop per bit.
 
 from __future__ import annotations
 
-import numbers
-import operator
-
 import numpy as np
+
+from .checks import ArgumentError, check_int
 
 __all__ = ["BitsError", "check_nonnegative_int", "to_bits", "from_bits", "bits_needed"]
 
 
-class BitsError(ValueError, TypeError):
-    """Invalid input for a bit conversion.
+class BitsError(ArgumentError):
+    """Invalid input for a bit conversion (an operand, a bit string, a width).
 
-    Subclasses both ``ValueError`` and ``TypeError`` so callers can catch it
-    either way; the message names the argument, its type and the allowed range.
+    An :class:`~gru_tutorial.checks.ArgumentError`, so both ``ValueError`` and
+    ``TypeError``; the message names the argument, its type and the allowed range.
     """
 
 
 def check_nonnegative_int(value: object, name: str = "n") -> int:
-    """Return ``value`` as a Python ``int`` if it is a non-negative integer.
+    """Return ``value`` as a Python ``int`` if it is a non-negative integer (an operand).
+
+    :func:`gru_tutorial.checks.check_int` with ``minimum=0`` that raises
+    :class:`BitsError`.
 
     Parameters
     ----------
     value : object
-        The value to check. Python ``int`` and NumPy integer scalars are
-        accepted; ``bool``, floats (even ``3.0``), strings and everything else
-        are rejected.
+        The value to check; ``int`` and NumPy integers only (no bools, floats, strings).
     name : str
         Name of the argument, used in the error message.
 
@@ -51,14 +51,7 @@ def check_nonnegative_int(value: object, name: str = "n") -> int:
     BitsError
         If ``value`` is not an integer or is negative.
     """
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise BitsError(
-            f"{name} must be a non-negative integer (int), got {type(value).__name__} {value!r}"
-        )
-    n = operator.index(value)
-    if n < 0:
-        raise BitsError(f"{name} must be a non-negative integer, got {n}")
-    return n
+    return check_int(value, name, 0, error=BitsError)
 
 
 def bits_needed(n: int) -> int:
@@ -108,9 +101,7 @@ def to_bits(n: int, width: int | None = None) -> np.ndarray:
     if width is None:
         width = max(1, n.bit_length())
     else:
-        width = check_nonnegative_int(width, "width")
-        if width < 1:
-            raise BitsError("width must be at least 1, got 0")
+        width = check_int(width, "width", 1, error=BitsError)
         if n.bit_length() > width:
             raise BitsError(f"width={width} is too small for n: it needs {n.bit_length()} bits")
     raw = n.to_bytes((width + 7) // 8, "little")

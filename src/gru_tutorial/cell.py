@@ -22,13 +22,41 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["GRUCell", "from_keras_gru", "copy_keras_gru_weights", "scan_manual_gradient"]
+from .checks import MAX_UNITS, ArgumentError, check_int
+from .recipes import DTYPES
+from .seeding import derive_seeds
+
+__all__ = ["GRUCell", "from_keras_gru", "copy_keras_gru_weights", "scan_manual_gradient",
+           "make_initializer", "INITIALIZERS"]
 
 _GATES = ("z", "r", "h")
 
 
-def _initializer(spec: str | keras.initializers.Initializer, seed: int | None):
-    """A Keras initializer from a name, with an explicit seed for reproducibility."""
+INITIALIZERS = ("glorot_uniform", "orthogonal", "zeros", "truncated_normal_0.01")
+"""Initializer names :func:`make_initializer` accepts."""
+
+
+def make_initializer(spec: str | keras.initializers.Initializer,
+                     seed: int | None) -> keras.initializers.Initializer:
+    """A Keras initializer from a name in :data:`INITIALIZERS`, with an explicit seed.
+
+    Parameters
+    ----------
+    spec : str or keras.initializers.Initializer
+        A name, or an initializer, which is returned as it is.
+    seed : int, optional
+        Seed, for reproducible weights.
+
+    Returns
+    -------
+    keras.initializers.Initializer
+        The initializer.
+
+    Raises
+    ------
+    ArgumentError
+        For an unknown name.
+    """
     if isinstance(spec, keras.initializers.Initializer):
         return spec
     if spec == "glorot_uniform":
@@ -39,10 +67,9 @@ def _initializer(spec: str | keras.initializers.Initializer, seed: int | None):
         return keras.initializers.Zeros()
     if spec == "truncated_normal_0.01":
         return keras.initializers.TruncatedNormal(stddev=0.01, seed=seed)
-    raise ValueError(
-        f"unknown initializer {spec!r}; use 'glorot_uniform', 'orthogonal', 'zeros', "
-        "'truncated_normal_0.01' or a keras.initializers.Initializer"
-    )
+    raise ArgumentError(
+        f"unknown initializer {spec!r}; use one of {INITIALIZERS} or a "
+        "keras.initializers.Initializer")
 
 
 class GRUCell(keras.layers.Layer):
@@ -86,21 +113,20 @@ class GRUCell(keras.layers.Layer):
         dtype: str = "float32",
         name: str = "gru_cell",
     ) -> None:
-        for arg, value in (("units", units), ("input_dim", input_dim)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{arg} must be a positive integer, got {value!r}")
-        if dtype not in ("float32", "float64"):
-            raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        units = check_int(units, "units", 1, MAX_UNITS)
+        input_dim = check_int(input_dim, "input_dim", 1, MAX_UNITS)
+        if dtype not in DTYPES:
+            raise ArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
         super().__init__(dtype=dtype, name=name)
-        self.units = int(units)
-        self.input_dim = int(input_dim)
+        self.units, self.input_dim = units, input_dim
         specs = {"W": (kernel_initializer, (self.input_dim, self.units)),
                  "U": (recurrent_initializer, (self.units, self.units)),
                  "b": (bias_initializer, (self.units,))}
-        for k, (kind, (spec, shape)) in enumerate(specs.items()):
-            for g, gate in enumerate(_GATES):
-                sub_seed = None if seed is None else int(seed) * 97 + 10 * k + g
-                var = self.add_weight(shape=shape, initializer=_initializer(spec, sub_seed),
+        # one seed per weight, derived from `seed` (None: Keras draws them)
+        seeds = iter(derive_seeds(seed, 9) if seed is not None else [None] * 9)
+        for kind, (spec, shape) in specs.items():
+            for gate in _GATES:
+                var = self.add_weight(shape=shape, initializer=make_initializer(spec, next(seeds)),
                                       name=f"{kind}_{gate}", dtype=dtype)
                 setattr(self, f"{kind}_{gate}", var)
         self.built = True
@@ -227,24 +253,12 @@ class GRUCell(keras.layers.Layer):
         return tf.transpose(hs, [1, 0, 2])  # (batch, time, units)
 
     def run_unrolled(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
-        """:meth:`run_scan` without a loop: one copy of :meth:`fused_step` per time step.
+        """:meth:`run_scan` without a loop: one :meth:`fused_step` per time step in the graph.
 
-        A Python loop writes every step into the graph, so it is traced again
-        for every sequence length. The results are the same; it saves the loop's
-        bookkeeping, which pays off for short sequences of a fixed length
+        Same arguments and result as :meth:`run_scan`; ``x`` needs a static number
+        of steps. The graph is traced again for every length, but saves the
+        loop's bookkeeping, which pays off for short sequences of a fixed length
         (chapter "Performance", ``book/06_performance.ipynb``).
-
-        Parameters
-        ----------
-        x : Tensor
-            Inputs, shape ``(batch, time, input_dim)``, with a static number of steps.
-        h0 : Tensor, optional
-            Initial state, shape ``(batch, units)``; zeros by default.
-
-        Returns
-        -------
-        Tensor
-            All states ``h_1 .. h_T``, shape ``(batch, time, units)``.
         """
         x, h0 = self._inputs(x, h0)
         if x.shape[1] is None:
@@ -257,22 +271,11 @@ class GRUCell(keras.layers.Layer):
         return tf.stack(states, axis=1)
 
     def run_manual_gradient(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
-        """:meth:`run_scan` with the hand-derived backward pass of :func:`scan_manual_gradient`.
+        """:meth:`run_scan` backpropagated by the hand-derived :func:`scan_manual_gradient`.
 
-        The same forward numbers, the same gradients up to rounding (the weight
-        gradients are summed over time in one matmul instead of step by step).
-
-        Parameters
-        ----------
-        x : Tensor
-            Inputs, shape ``(batch, time, input_dim)``.
-        h0 : Tensor, optional
-            Initial state, shape ``(batch, units)``; zeros by default.
-
-        Returns
-        -------
-        Tensor
-            All states ``h_1 .. h_T``, shape ``(batch, time, units)``.
+        Same arguments and result as :meth:`run_scan`, and the same gradients up
+        to rounding (the weight gradients are summed over time in one matmul
+        instead of step by step).
         """
         x, h0 = self._inputs(x, h0)
         U_zr = tf.concat([self.U_z, self.U_r], axis=1)
@@ -281,19 +284,9 @@ class GRUCell(keras.layers.Layer):
         return tf.transpose(hs, [1, 0, 2])  # (batch, time, units)
 
     def run_stepwise(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
-        """Run over a sequence with a plain Python loop over :meth:`step` (slow, for teaching).
+        """:meth:`run_scan` as a plain Python loop over :meth:`step` (slow, for teaching).
 
-        Parameters
-        ----------
-        x : Tensor
-            Inputs, shape ``(batch, time, input_dim)``.
-        h0 : Tensor, optional
-            Initial state, shape ``(batch, units)``; zeros by default.
-
-        Returns
-        -------
-        Tensor
-            All states, shape ``(batch, time, units)``.
+        Same arguments and result as :meth:`run_scan`.
         """
         x = tf.convert_to_tensor(x, dtype=self.dtype)
         h = tf.zeros([x.shape[0], self.units], dtype=self.dtype) if h0 is None else h0

@@ -5,48 +5,70 @@ Examples::
     gru-tutorial add 123456789123456789 987654321987654321
     gru-tutorial train --recipe fast --seed 0 --out my-model
     gru-tutorial eval --model my-model --bits 10000 --count 100 --json
+
+Every size is checked before anything is allocated: bad input is one line on
+stderr and exit status 2, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from .checks import MAX_STEPS, ArgumentError, ModelFileError, check_int, check_steps
+from .recipes import RECIPES
 
 __all__ = ["main", "build_parser"]
 
-_DIGITS = re.compile(r"\s*\d+\s*")
+EXAMPLES = {
+    "add": ["gru-tutorial add 3 1", "gru-tutorial add 123456789123456789 987654321987654321",
+            "gru-tutorial add 5 7 --model my-model"],
+    "train": ["gru-tutorial train", "gru-tutorial train --recipe seed --seed 3 --out seed-model",
+              "gru-tutorial train --quiet --json"],
+    "eval": ["gru-tutorial eval", "gru-tutorial eval --bits 10000 --count 100 --json",
+             "gru-tutorial eval --model my-model --bits 200 --seed 7"],
+}
+"""Each command's examples, shown by its --help (the first of each by the main --help)."""
+
+
+def _one_line(text: object) -> str:
+    """``text`` with line breaks shown as ``\\n``, so that an error is one line."""
+    return str(text).replace("\r", "\\r").replace("\n", "\\n")
 
 
 class _Parser(argparse.ArgumentParser):
     """ArgumentParser whose errors are one line on stderr (exit status 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {_one_line(message)} (see --help)\n")
 
 
-def _operand(name: str):
-    def parse(text: str) -> int:
-        if not _DIGITS.fullmatch(text):
-            raise argparse.ArgumentTypeError(
-                f"{name} must be a non-negative whole number written in digits, got {text!r}")
-        return int(text)
+def _integer(text: str, minimum: int) -> int:
+    stripped = text.strip()
+    if not stripped.isdigit() or not stripped.isascii():
+        raise argparse.ArgumentTypeError(f"must be a whole number written in digits, got {text!r}")
+    try:
+        return check_int(int(stripped), "value", minimum)
+    except ArgumentError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}") from None
 
-    parse.__name__ = name  # argparse names the type in some messages
-    return parse
+
+def operand(text: str) -> int:
+    """An operand: a non-negative whole number in decimal digits (whitespace around allowed)."""
+    return _integer(text, 0)
 
 
-def _count(name: str, minimum: int):
-    def parse(text: str) -> int:
-        if not _DIGITS.fullmatch(text) or int(text) < minimum:
-            raise argparse.ArgumentTypeError(
-                f"{name} must be an integer >= {minimum}, got {text!r}")
-        return int(text)
+def positive(text: str) -> int:
+    """A count or size: a whole number >= 1."""
+    return _integer(text, 1)
 
-    parse.__name__ = name
-    return parse
+
+def _epilog(*commands: str) -> str:
+    lines = [EXAMPLES[c][0] for c in commands] if len(commands) > 1 else EXAMPLES[commands[0]]
+    return "examples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,58 +83,51 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gru-tutorial", formatter_class=fmt,
         description="A GRU built from scratch in TensorFlow that has learned to add integers.",
-        epilog="examples:\n"
-               "  gru-tutorial add 123456789123456789 987654321987654321\n"
-               "  gru-tutorial train --recipe fast --seed 0 --out my-model\n"
-               "  gru-tutorial eval --model my-model --bits 10000 --count 100\n"
-               "run 'gru-tutorial COMMAND --help' for each command's options",
+        epilog=_epilog("add", "train", "eval")
+        + "\nrun 'gru-tutorial COMMAND --help' for each command's options",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
-    p = sub.add_parser(
-        "add", help="add two non-negative integers with the network", formatter_class=fmt,
-        description="Add two non-negative integers of any size with the trained network "
-                    "(the model bundled with the package unless --model is given).",
-        epilog="examples:\n  gru-tutorial add 3 1\n"
-               "  gru-tutorial add 123456789123456789 987654321987654321\n"
-               "  gru-tutorial add 5 7 --model my-model")
-    p.add_argument("a", type=_operand("A"), metavar="A", help="first operand (digits only)")
-    p.add_argument("b", type=_operand("B"), metavar="B", help="second operand (digits only)")
-    p.add_argument("--model", metavar="DIR", help="saved model directory (default: bundled model)")
+    # options shared by several commands, defined once
+    model_opt = _Parser(add_help=False)
+    model_opt.add_argument("--model", metavar="DIR",
+                           help="saved model directory (default: the bundled model)")
+    json_opt = _Parser(add_help=False)
+    json_opt.add_argument("--json", action="store_true",
+                          help="print one JSON object instead of text")
 
-    p = sub.add_parser(
-        "train", help="train a network and save it", formatter_class=fmt,
-        description="Train a bit adder until it is exact on its held-out sums, then save it. "
-                    "Prints the iterations taken and the wall time.",
-        epilog="examples:\n  gru-tutorial train\n"
-               "  gru-tutorial train --recipe seed --seed 3 --out seed-model\n"
-               "  gru-tutorial train --quiet --json")
-    p.add_argument("--recipe", choices=("fast", "seed"), default="fast",
+    def command(name: str, parents: list, help: str, description: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, parents=parents, help=help, description=description,
+                              epilog=_epilog(name), formatter_class=fmt)
+
+    p = command("add", [model_opt], "add two non-negative integers with the network",
+                "Add two non-negative integers of any size with the trained network "
+                "(the model bundled with the package unless --model is given).")
+    p.add_argument("a", type=operand, metavar="A", help="first operand (digits only)")
+    p.add_argument("b", type=operand, metavar="B", help="second operand (digits only)")
+
+    p = command("train", [json_opt], "train a network and save it",
+                "Train a bit adder until it is exact on its held-out sums, then save it. "
+                "Prints the iterations taken and the wall time.")
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="fast",
                    help="'fast' (default) or 'seed', the original tutorial's recipe")
-    p.add_argument("--seed", type=_count("--seed", 0), default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=operand, default=0, help="random seed (default 0)")
     p.add_argument("--out", metavar="DIR", default="gru-model",
                    help="where to save the model (default: ./gru-model)")
-    p.add_argument("--max-steps", type=_count("--max-steps", 1), metavar="N",
+    p.add_argument("--max-steps", type=positive, metavar="N",
                    help="give up after N steps (default: the recipe's limit)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
 
-    p = sub.add_parser(
-        "eval", help="measure exact-sum and bit accuracy on random sums", formatter_class=fmt,
-        description="Measure exact-sum accuracy (every bit right) and bit accuracy on random "
-                    "sums of two N-bit numbers.",
-        epilog="examples:\n  gru-tutorial eval\n"
-               "  gru-tutorial eval --bits 10000 --count 100 --json\n"
-               "  gru-tutorial eval --model my-model --bits 200 --seed 7")
-    p.add_argument("--model", metavar="DIR", help="saved model directory (default: bundled model)")
-    p.add_argument("--bits", type=_count("--bits", 1), default=1000,
-                   help="bits per operand (default 1000)")
-    p.add_argument("--count", type=_count("--count", 1), default=1000,
+    p = command("eval", [model_opt, json_opt],
+                "measure exact-sum and bit accuracy on random sums",
+                "Measure exact-sum accuracy (every bit right) and bit accuracy on random "
+                f"sums of two N-bit numbers (at most {MAX_STEPS:,} time steps in all: "
+                "count x (bits + 1)).")
+    p.add_argument("--bits", type=positive, default=1000, help="bits per operand (default 1000)")
+    p.add_argument("--count", type=positive, default=1000,
                    help="number of random sums (default 1000)")
-    p.add_argument("--seed", type=_count("--seed", 0), default=0,
-                   help="seed of the random sums (default 0)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    p.add_argument("--seed", type=operand, default=0, help="seed of the random sums (default 0)")
     return parser
 
 
@@ -123,19 +138,17 @@ def _load(directory: str | None):
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
+    check_steps(1, max(args.a.bit_length(), args.b.bit_length()) + 1, "operand bits + 1")
     print(_load(args.model).add(args.a, args.b))
     return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .saving import ModelFileError, save_model
+    from .saving import save_model
     from .train import train
 
     if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ModelFileError(f"--out {args.out} exists and is not a directory")
-
+        raise ArgumentError(f"--out {args.out} exists and is not a directory")
     result = train(args.recipe, seed=args.seed, max_steps=args.max_steps,
                    progress=not (args.quiet or args.json))
     info = {"recipe": args.recipe, "seed": args.seed, "iterations": result.iterations,
@@ -161,6 +174,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    check_steps(args.count, args.bits + 1, "--count x (--bits + 1)")
     from .evaluate import evaluate
 
     result = evaluate(_load(args.model), bits=args.bits, count=args.count, seed=args.seed)
@@ -183,20 +197,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 on bad input (with a one-line message on stderr).
+        0 on success, 2 on bad input (with a one-line message on stderr), 1 when
+        the system refuses (e.g. an unwritable ``--out``), 130 on Ctrl-C.
     """
     sys.set_int_max_str_digits(0)  # operands and sums may have millions of digits
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .saving import ModelFileError
-
+    commands = {"add": _cmd_add, "train": _cmd_train, "eval": _cmd_eval}
     try:
-        return {"add": _cmd_add, "train": _cmd_train, "eval": _cmd_eval}[args.command](args)
-    except ModelFileError as exc:
-        print(f"gru-tutorial {args.command}: error: {exc}", file=sys.stderr)
+        return commands[args.command](args)
+    except (ArgumentError, ModelFileError) as exc:  # bad input, named in the message
+        print(f"gru-tutorial {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except OSError as exc:  # e.g. --out names an existing file or an unwritable place
-        print(f"gru-tutorial {args.command}: error: {exc}", file=sys.stderr)
+    except MemoryError:
+        print(f"gru-tutorial {args.command}: error: not enough memory", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. --out names an unwritable place
+        print(f"gru-tutorial {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"gru-tutorial {args.command}: interrupted", file=sys.stderr)

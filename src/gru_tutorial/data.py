@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bits import BitsError, check_nonnegative_int, from_bits, to_bits
+from .checks import check_int, check_steps
 
 __all__ = [
     "AdditionBatch",
@@ -75,13 +76,6 @@ class AdditionBatch:
         return [p + q for p, q in zip(self.a, self.b, strict=True)]
 
 
-def _check_positive(value: object, name: str) -> int:
-    n = check_nonnegative_int(value, name)
-    if n < 1:
-        raise BitsError(f"{name} must be a positive integer, got {n}")
-    return n
-
-
 def encode_pairs(a: Sequence[int], b: Sequence[int], width: int | None = None) -> AdditionBatch:
     """Encode given pairs of integers as an :class:`AdditionBatch`.
 
@@ -103,6 +97,8 @@ def encode_pairs(a: Sequence[int], b: Sequence[int], width: int | None = None) -
     BitsError
         If an operand is not a non-negative integer, the lengths differ, or
         ``width`` is too small for a sum.
+    ArgumentError
+        If the batch would be larger than :data:`gru_tutorial.checks.MAX_STEPS`.
     """
     a = [check_nonnegative_int(v, "a") for v in a]
     b = [check_nonnegative_int(v, "b") for v in b]
@@ -116,9 +112,10 @@ def encode_pairs(a: Sequence[int], b: Sequence[int], width: int | None = None) -
         longest = max(max(p.bit_length(), q.bit_length()) for p, q in zip(a, b, strict=True))
         width = max(longest + 1, needed)
     else:
-        width = _check_positive(width, "width")
+        width = check_int(width, "width", 1, error=BitsError)
         if width < needed:
             raise BitsError(f"width={width} is too small: a sum needs {needed} bits")
+    check_steps(len(a), width, "pairs x width")
     x = np.empty((len(a), width, 2), dtype=np.float32)
     y = np.empty((len(a), width, 1), dtype=np.float32)
     for i, (p, q, s) in enumerate(zip(a, b, sums, strict=True)):
@@ -154,9 +151,16 @@ def random_batch(
     -------
     AdditionBatch
         The batch, with ``x`` of shape ``(batch_size, bits + 1, 2)``.
+
+    Raises
+    ------
+    ArgumentError
+        If a size is not a positive integer, or the batch would be larger than
+        :data:`gru_tutorial.checks.MAX_STEPS`.
     """
-    batch_size = _check_positive(batch_size, "batch_size")
-    bits = _check_positive(bits, "bits")
+    batch_size = check_int(batch_size, "batch_size", 1)
+    bits = check_int(bits, "bits", 1)
+    check_steps(batch_size, bits + 1, "batch_size x (bits + 1)")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     if mixed_density:
         density = rng.uniform(0.0, 1.0, size=(2, batch_size, 1))
@@ -200,12 +204,16 @@ def seed_dataset(
     -------
     AdditionBatch
         ``x`` of shape ``(n_examples, bits, 2)``.
+
+    Raises
+    ------
+    ArgumentError
+        If a size is out of range.
     """
-    n_examples = _check_positive(n_examples, "n_examples")
-    bits = _check_positive(bits, "bits")
-    if not 2 <= bits <= 63:
-        raise BitsError(f"bits must be between 2 and 63 for the seed scheme (it draws int64 "
-                        f"operands), got {bits}; use random_batch for longer sums")
+    n_examples = check_int(n_examples, "n_examples", 1)
+    bits = check_int(bits, "bits (the seed scheme draws int64 operands; use random_batch "
+                     "for longer sums)", 2, 63)
+    check_steps(n_examples, bits, "n_examples x bits")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     high = 2 ** (bits - 1) - 1
     a = [int(v) for v in rng.integers(0, high, size=n_examples)]

@@ -14,11 +14,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .bits import BitsError, check_nonnegative_int
+from .checks import check_int
 from .data import AdditionBatch, encode_pairs, random_batch
 from .model import BitAdder
 
-__all__ = ["EvalResult", "score_batch", "evaluate", "adversarial_pairs", "evaluate_adversarial"]
+__all__ = ["EvalResult", "score_batch", "evaluate", "evaluate_sets", "adversarial_pairs",
+           "evaluate_adversarial"]
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,50 @@ def evaluate(model: BitAdder, bits: int = 20, count: int = 1000, seed: int = 0) 
     return EvalResult(float(exact.mean()), float(correct.mean()), batch.x.shape[1] - 1, len(batch))
 
 
+_CHUNK = 250
+
+
+def evaluate_sets(model: BitAdder, sets: dict[int | str, AdditionBatch],
+                  stop_early: bool = False) -> dict[int | str, EvalResult] | None:
+    """Score the model on each of several sets of sums (the held-out sets of training).
+
+    Parameters
+    ----------
+    model : BitAdder
+        The network.
+    sets : dict
+        Name (bits, or e.g. ``'adversarial'``) -> :class:`AdditionBatch`.
+    stop_early : bool
+        Score the cheapest sets first (the loop over time costs more than the
+        batch size: shortest first, then fewest sums), in chunks, and return
+        ``None`` at the first wrong sum: a model that is not there yet usually
+        shows it within the first chunk, which keeps the check cheap.
+
+    Returns
+    -------
+    dict or None
+        Name -> :class:`EvalResult`, in the order of ``sets``; ``None`` if
+        ``stop_early`` found a wrong sum.
+    """
+    order = sorted(sets, key=lambda k: sets[k].x.shape[1::-1]) if stop_early else list(sets)
+    results = {}
+    for key in order:
+        batch = sets[key]
+        chunk = _CHUNK if stop_early else len(batch)
+        exact_parts, correct_parts = [], []
+        for i in range(0, len(batch), chunk):
+            part = AdditionBatch(batch.x[i : i + chunk], batch.y[i : i + chunk], [], [])
+            exact, correct = score_batch(model, part)
+            if stop_early and not exact.all():
+                return None
+            exact_parts.append(exact)
+            correct_parts.append(correct)
+        exact, correct = np.concatenate(exact_parts), np.concatenate(correct_parts)
+        width = batch.x.shape[1] - 1
+        results[key] = EvalResult(float(exact.mean()), float(correct.mean()), width, len(exact))
+    return {key: results[key] for key in sets}
+
+
 def adversarial_pairs(bits: int) -> dict[str, tuple[int, int]]:
     """Hand-picked hard or edge-case sums with operands of up to ``bits`` bits.
 
@@ -108,9 +153,7 @@ def adversarial_pairs(bits: int) -> dict[str, tuple[int, int]]:
         every bit), all-ones + all-ones, alternating patterns, and operands of
         very different lengths.
     """
-    bits = check_nonnegative_int(bits, "bits")
-    if bits < 2:
-        raise BitsError(f"bits must be at least 2, got {bits}")
+    bits = check_int(bits, "bits", 2)
     ones = (1 << bits) - 1
     alt = int("10" * (bits // 2) + "1" * (bits % 2), 2)  # 1010...: no two neighbouring ones
     return {

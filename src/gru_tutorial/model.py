@@ -16,15 +16,13 @@ import numpy as np
 import tensorflow as tf
 
 from .bits import check_nonnegative_int, from_bits
-from .cell import GRUCell, _initializer
+from .cell import GRUCell, make_initializer
+from .checks import ArgumentError
 from .data import encode_pairs
+from .recipes import INITS
+from .seeding import derive_seeds
 
-__all__ = ["BitAdder", "INITS"]
-
-INITS = ("keras", "seed")
-"""Initialisation schemes: ``'keras'`` (Glorot kernels, orthogonal recurrent
-weights, zero biases) and ``'seed'`` (truncated normal, std 0.01, for every
-weight and bias, as in the original tutorial)."""
+__all__ = ["BitAdder", "INITS", "XLA_MIN_STEPS", "length_bucket", "trace_once_per_instance"]
 
 _MIN_BUCKET = 8
 _MAX_ELEMENTS_PER_CHUNK = 1 << 22  # batch * time per inference call, bounds memory
@@ -33,20 +31,39 @@ XLA_MIN_STEPS = 1025
 per length bucket but then removes most of the per-step loop overhead."""
 
 
-def _trace_once_per_instance(*functions: tf.types.experimental.PolymorphicFunction) -> None:
+def trace_once_per_instance(*functions: tf.types.experimental.PolymorphicFunction) -> None:
     """Silence TensorFlow's "frequent retracing" warning for per-model functions.
 
     Every model builds its own compiled functions and traces each once (per
     length bucket for XLA). TensorFlow counts traces per source code, not per
     function object, so a few models in one process look like retracing and it
-    logs a warning. There is no public switch; this is the flag it checks.
+    logs a warning. There is no public switch; this sets the flag it checks.
+
+    Parameters
+    ----------
+    *functions : tf.function
+        Functions that belong to one model (or one training run).
     """
     for fn in functions:
         fn._omit_frequent_tracing_warning = True
 
 
-def _bucket(length: int) -> int:
-    """Next power of two >= length, so XLA compiles one program per bucket."""
+def length_bucket(length: int) -> int:
+    """Padded length for XLA: the next power of two >= ``length`` (at least 8).
+
+    XLA compiles one program per input shape; padding to buckets means one
+    compile serves every length up to the bucket.
+
+    Parameters
+    ----------
+    length : int
+        Time steps.
+
+    Returns
+    -------
+    int
+        The bucket.
+    """
     return max(_MIN_BUCKET, 1 << (length - 1).bit_length())
 
 
@@ -76,28 +93,29 @@ class BitAdder(keras.Model):
         name: str = "bit_adder",
     ) -> None:
         if init not in INITS:
-            raise ValueError(f"init must be one of {INITS}, got {init!r}")
+            raise ArgumentError(f"init must be one of {INITS}, got {init!r}")
         super().__init__(name=name, dtype=dtype)
         if init == "keras":
             specs = ("glorot_uniform", "orthogonal", "zeros")
         else:
             specs = ("truncated_normal_0.01",) * 3
+        # the cell, V and c each get their own seed, derived from `seed`
+        cell_seed, v_seed, c_seed = derive_seeds(seed, 3) if seed is not None else [None] * 3
         self.cell = GRUCell(
             units, 2, kernel_initializer=specs[0], recurrent_initializer=specs[1],
-            bias_initializer=specs[2], seed=seed, dtype=dtype,
+            bias_initializer=specs[2], seed=cell_seed, dtype=dtype,
         )
-        out_seed = None if seed is None else int(seed) * 97 + 50
-        self.V = self.add_weight(shape=(units, 1), name="V", dtype=dtype,
-                                 initializer=_initializer(specs[0], out_seed))
+        self.V = self.add_weight(shape=(self.cell.units, 1), name="V", dtype=dtype,
+                                 initializer=make_initializer(specs[0], v_seed))
         self.c = self.add_weight(shape=(1,), name="c", dtype=dtype,
-                                 initializer=_initializer(specs[2], out_seed))
+                                 initializer=make_initializer(specs[2], c_seed))
         self.init_scheme = init
         self.built = True
         spec = [tf.TensorSpec([None, None, 2], dtype)]
         self._bits_plain = tf.function(self._bits_graph, input_signature=spec, autograph=False)
         self._bits_xla = tf.function(self._bits_graph, input_signature=spec, autograph=False,
                                      jit_compile=True)
-        _trace_once_per_instance(self._bits_plain, self._bits_xla)
+        trace_once_per_instance(self._bits_plain, self._bits_xla)
 
     @property
     def units(self) -> int:
@@ -143,7 +161,7 @@ class BitAdder(keras.Model):
             # XLA compiles one program per shape, so pad the length to a power of two.
             # The network is causal: zeros appended after the last step cannot change
             # the outputs before them.
-            padded = _bucket(time)
+            padded = length_bucket(time)
             xp = np.zeros((batch, padded, 2), dtype=self.dtype)
             xp[:, :time] = x
             fn = self._bits_xla

@@ -13,7 +13,9 @@ import json
 from importlib import resources
 from pathlib import Path
 
+from .checks import MAX_UNITS, ModelFileError
 from .model import BitAdder
+from .recipes import DTYPES, INITS
 
 __all__ = ["ModelFileError", "save_model", "load_model", "load_pretrained",
            "CONFIG_NAME", "WEIGHTS_NAME", "PRETRAINED_DIR"]
@@ -23,10 +25,6 @@ WEIGHTS_NAME = "model.weights.h5"
 FORMAT_VERSION = 1
 PRETRAINED_DIR = resources.files("gru_tutorial") / "pretrained"
 """Where the bundled model lives inside the installed package."""
-
-
-class ModelFileError(ValueError):
-    """A saved model directory is missing, incomplete or corrupt."""
 
 
 def save_model(model: BitAdder, directory: str | Path, info: dict | None = None) -> Path:
@@ -77,10 +75,11 @@ def read_config(directory: str | Path) -> dict:
     if config.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path} has format_version {config.get('format_version')!r}, "
                              f"expected {FORMAT_VERSION}")
-    if not isinstance(units, int) or isinstance(units, bool) or units < 1 \
-            or dtype not in ("float32", "float64") or init not in ("keras", "seed") \
+    if not isinstance(units, int) or isinstance(units, bool) or not 1 <= units <= MAX_UNITS \
+            or dtype not in DTYPES or init not in INITS \
             or set(model_cfg) != {"units", "dtype", "init"}:
-        raise ModelFileError(f"{path} has invalid model settings {model_cfg!r}")
+        raise ModelFileError(f"{path} has invalid model settings {model_cfg!r} (units from 1 to "
+                             f"{MAX_UNITS}, dtype one of {DTYPES}, init one of {INITS})")
     return config
 
 

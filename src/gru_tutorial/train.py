@@ -1,24 +1,17 @@
-"""Training the bit adder: the original recipe and a faster one.
+"""Training the bit adder: one loop for every recipe, model and experiment.
 
-Explained in the chapter "Training" (``book/05_training.ipynb``).
+Explained in the chapter "Training" (``book/05_training.ipynb``). The recipes
+themselves live in :mod:`gru_tutorial.recipes` (re-exported here).
 
-Two named recipes (:data:`RECIPES`):
+The pieces, from small to large:
 
-``seed``
-    The original tutorial, faithfully: 16 hidden units, float64, every weight
-    and bias drawn from a truncated normal with std 0.01, squared error
-    ``0.5 * sum((sigmoid(logit) - y)**2) / batch``, Adam with learning rate
-    1e-3, and one full-batch step per iteration on one fixed set of 100
-    five-bit examples. It is done when exact on its own 5-bit test set.
-``fast`` (default)
-    A fresh random batch of 16-bit additions every step, with each operand's
-    density of ones drawn at random so that long carry chains occur (an
-    operand is then all zeros or all ones with probability 1/17 each, so some
-    sums do come up more than once); binary cross-entropy on the
-    logits, Glorot and orthogonal initialisation, Adam with learning rate
-    3e-2, float32. It is done when exact on held-out random sums of 20, 200
-    and 1,000 bits and on the adversarial 1,000-bit sums of
-    :func:`gru_tutorial.evaluate.adversarial_pairs`.
+- :func:`make_train_step`: one compiled training step (forward, loss, backward,
+  optimizer) for a model, with the options the benchmarks compare;
+- :func:`training_batches` and :func:`held_out_sets`: a run's data;
+- :class:`Trainer`: the loop, with a callback seam (``add_callback``) through
+  which experiments observe every step or stop the run, and which can keep
+  training after the stopping rule is met;
+- :func:`train`: a :class:`Trainer` run to the end, the usual entry point.
 
 Training is reproducible: the same recipe and seed give identical weights.
 """
@@ -26,89 +19,23 @@ Training is reproducible: the same recipe and seed give identical weights.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, fields, replace
 
+import keras
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm  # plain text bar: tqdm.auto warns in kernels without ipywidgets
 
-from .bits import BitsError, check_nonnegative_int
+from .checks import ArgumentError, check_int
 from .data import AdditionBatch, encode_pairs, random_batch, seed_dataset
-from .evaluate import EvalResult, adversarial_pairs, score_batch
-from .model import BitAdder, _trace_once_per_instance
+from .evaluate import EvalResult, adversarial_pairs, evaluate_sets
+from .model import BitAdder, trace_once_per_instance
+from .recipes import LOSSES, RECIPES, Recipe, get_recipe
 
-__all__ = ["Recipe", "RECIPES", "Adam", "History", "TrainResult", "train", "training_batches",
-           "held_out_sets"]
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """Everything that defines a training run except the seed.
-
-    Attributes
-    ----------
-    name : str
-        Recipe name.
-    units : int
-        Hidden state size.
-    dtype : str
-        ``'float32'`` or ``'float64'``.
-    init : str
-        ``'keras'`` or ``'seed'`` (see :data:`gru_tutorial.model.INITS`).
-    loss : str
-        ``'bce'`` (binary cross-entropy on logits, mean over bits) or ``'mse'``
-        (``0.5 * sum of squared errors of the sigmoid / batch``).
-    learning_rate : float
-        Adam step size.
-    batch_size : int
-        Examples per step.
-    train_bits : int
-        Bits per operand of the training sums.
-    fixed_data : bool
-        Train on one fixed data set (the seed scheme) instead of fresh batches.
-    mixed_density : bool
-        Draw each training operand's density of ones at random (see
-        :func:`gru_tutorial.data.random_batch`).
-    eval_bits : tuple of int
-        Bits per operand of the held-out evaluation sets; training stops when
-        the model is exact on all of them.
-    eval_count : int
-        Sums per evaluation set.
-    eval_adversarial : bool
-        Also require exact results on :func:`gru_tutorial.evaluate.adversarial_pairs`
-        with operands as long as the longest evaluation set.
-    max_steps : int
-        Give up after this many steps.
-    """
-
-    name: str
-    units: int
-    dtype: str
-    init: str
-    loss: str
-    learning_rate: float
-    batch_size: int
-    train_bits: int
-    fixed_data: bool
-    mixed_density: bool
-    eval_bits: tuple[int, ...]
-    eval_count: int
-    eval_adversarial: bool
-    max_steps: int
-
-
-RECIPES: dict[str, Recipe] = {
-    "seed": Recipe("seed", units=16, dtype="float64", init="seed", loss="mse",
-                   learning_rate=1e-3, batch_size=100, train_bits=5, fixed_data=True,
-                   mixed_density=False, eval_bits=(5,), eval_count=100, eval_adversarial=False,
-                   max_steps=6000),
-    "fast": Recipe("fast", units=16, dtype="float32", init="keras", loss="bce",
-                   learning_rate=3e-2, batch_size=100, train_bits=16, fixed_data=False,
-                   mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,
-                   eval_adversarial=True, max_steps=1000),
-}
-"""The named recipes; see the module docstring."""
+__all__ = ["Recipe", "RECIPES", "Adam", "History", "TrainResult", "Trainer", "train",
+           "make_train_step", "loss_function", "training_batches", "held_out_sets",
+           "build_model"]
 
 
 class Adam:
@@ -212,7 +139,25 @@ class TrainResult:
         return min(r.exact_accuracy for r in self.evaluation.values())
 
 
-def _loss_fn(kind: str):
+def loss_function(kind: str) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """The loss ``f(logits, y)`` named by ``kind`` (one of :data:`gru_tutorial.recipes.LOSSES`).
+
+    ``'bce'``: binary cross-entropy on the logits, mean over all bits.
+    ``'mse'``: ``0.5 * sum((sigmoid(logits) - y)**2) / batch``, the original tutorial's.
+
+    Parameters
+    ----------
+    kind : str
+        ``'bce'`` or ``'mse'``.
+
+    Returns
+    -------
+    callable
+        ``loss(logits, y)`` for tensors of shape ``(batch, time, 1)``.
+    """
+    if kind not in LOSSES:
+        raise ArgumentError(f"loss must be one of {LOSSES}, got {kind!r}")
+
     def bce(logits, y):
         return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
 
@@ -220,74 +165,93 @@ def _loss_fn(kind: str):
         batch = tf.cast(tf.shape(y)[0], logits.dtype)
         return 0.5 * tf.reduce_sum(tf.square(tf.sigmoid(logits) - y)) / batch
 
-    if kind not in ("bce", "mse"):
-        raise ValueError(f"loss must be 'bce' or 'mse', got {kind!r}")
     return bce if kind == "bce" else mse
 
 
-def _make_step(model: BitAdder, recipe: Recipe):
-    """A compiled training step: forward, loss, backward, Adam; returns loss and scores."""
-    variables = model.trainable_variables
-    optimizer = Adam(variables, recipe.learning_rate)
-    loss_fn = _loss_fn(recipe.loss)
-    spec = tf.TensorSpec([None, None, 2], recipe.dtype)
-    label_spec = tf.TensorSpec([None, None, 1], recipe.dtype)
+def make_train_step(
+    model: keras.Model,
+    *,
+    loss: str = "bce",
+    learning_rate: float = 3e-2,
+    optimizer: keras.optimizers.Optimizer | None = None,
+    unroll: bool = False,
+    manual_gradient: bool = False,
+    jit_compile: bool = False,
+    compiled: bool = True,
+    any_shape: bool = True,
+) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]:
+    """One training step for ``model``: forward, loss, backward, one optimizer update.
 
-    @tf.function(input_signature=[spec, label_spec], autograph=False)
+    Explained in the chapter "Training" (``book/05_training.ipynb``); the
+    options are compared in the chapter "Performance".
+
+    Parameters
+    ----------
+    model : keras.Model
+        Maps inputs ``(batch, time, 2)`` to logits ``(batch, time, 1)``: a
+        :class:`BitAdder`, or any Keras model (then ``unroll`` and
+        ``manual_gradient`` must stay off).
+    loss : str
+        See :func:`loss_function`.
+    learning_rate : float
+        Step size of the package's hand-written :class:`Adam`.
+    optimizer : keras.optimizers.Optimizer, optional
+        Use this Keras optimizer instead of the hand-written Adam (and ignore
+        ``learning_rate``).
+    unroll, manual_gradient : bool
+        How a :class:`BitAdder` runs its loop over time (see
+        :meth:`gru_tutorial.cell.GRUCell.call`); the numbers are the same.
+    jit_compile : bool
+        Compile the step with XLA.
+    compiled : bool
+        Wrap the step in ``tf.function``; ``False`` runs it eagerly (slow).
+    any_shape : bool
+        Trace once for every batch size and length (an input signature with
+        unknown dimensions). Not with ``unroll``, which needs a fixed length.
+
+    Returns
+    -------
+    callable
+        ``step(x, y) -> (loss, bit_accuracy, exact_accuracy)``, scalar tensors,
+        measured on the batch before the update.
+    """
+    variables = model.trainable_variables
+    if optimizer is None:
+        adam = Adam(variables, learning_rate)
+        apply = adam.apply
+    else:
+        optimizer.build(variables)
+
+        def apply(grads):
+            optimizer.apply_gradients(zip(grads, variables, strict=True))
+
+    loss_fn = loss_function(loss)
+    options = {}
+    if unroll:
+        options["unroll"] = True
+    if manual_gradient:
+        options["manual_gradient"] = True
+
     def step(x, y):
         with tf.GradientTape() as tape:
-            logits = model(x)
-            loss = loss_fn(logits, y)
-        optimizer.apply(tape.gradient(loss, variables))
+            logits = model(x, **options)
+            value = loss_fn(logits, y)
+        apply(tape.gradient(value, variables))
         correct = tf.equal(logits > 0, y > 0.5)
         bit_acc = tf.reduce_mean(tf.cast(correct, tf.float32))
         exact = tf.reduce_mean(tf.cast(tf.reduce_all(correct, axis=[1, 2]), tf.float32))
-        return loss, bit_acc, exact
+        return value, bit_acc, exact
 
-    _trace_once_per_instance(step)
-    return step
-
-
-_EVAL_CHUNK = 250
-
-
-def _evaluate_sets(model: BitAdder, sets: dict[int | str, AdditionBatch],
-                   stop_early: bool) -> dict[int | str, EvalResult] | None:
-    """Score the model on each held-out set.
-
-    With ``stop_early``, score the cheapest sets first (the loop over time
-    costs more than the batch size: shortest first, then fewest sums), in
-    chunks, and return ``None`` at the first wrong sum: a model that is not
-    there yet usually shows it within the first chunk, which keeps the check
-    cheap. The result lists the sets in their given order either way.
-    """
-    order = sorted(sets, key=lambda k: sets[k].x.shape[1::-1]) if stop_early else list(sets)
-    results = {}
-    for key in order:
-        batch = sets[key]
-        chunk = _EVAL_CHUNK if stop_early else len(batch)
-        exact_parts, correct_parts = [], []
-        for i in range(0, len(batch), chunk):
-            part = AdditionBatch(batch.x[i : i + chunk], batch.y[i : i + chunk], [], [])
-            exact, correct = score_batch(model, part)
-            if stop_early and not exact.all():
-                return None
-            exact_parts.append(exact)
-            correct_parts.append(correct)
-        exact, correct = np.concatenate(exact_parts), np.concatenate(correct_parts)
-        width = batch.x.shape[1] - 1
-        results[key] = EvalResult(float(exact.mean()), float(correct.mean()), width, len(exact))
-    return {key: results[key] for key in sets}
-
-
-def _recipe(recipe: str | Recipe) -> Recipe:
-    if isinstance(recipe, str):
-        if recipe not in RECIPES:
-            raise ValueError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)}")
-        return RECIPES[recipe]
-    if not isinstance(recipe, Recipe):
-        raise ValueError(f"recipe must be a name or a Recipe, got {type(recipe).__name__}")
-    return recipe
+    if not compiled:
+        return step
+    signature = None
+    if any_shape and not unroll:
+        dtype = model.dtype
+        signature = [tf.TensorSpec([None, None, 2], dtype), tf.TensorSpec([None, None, 1], dtype)]
+    compiled_step = tf.function(step, input_signature=signature, autograph=False,
+                                jit_compile=jit_compile)
+    trace_once_per_instance(compiled_step)
+    return compiled_step
 
 
 def training_batches(recipe: str | Recipe = "fast", seed: int = 0) -> Iterator[AdditionBatch]:
@@ -308,8 +272,8 @@ def training_batches(recipe: str | Recipe = "fast", seed: int = 0) -> Iterator[A
         With ``fixed_data``, the same fixed set every time; otherwise a fresh
         random batch per step.
     """
-    recipe = _recipe(recipe)
-    rng = np.random.default_rng([check_nonnegative_int(seed, "seed"), 0])
+    recipe = get_recipe(recipe)
+    rng = np.random.default_rng([check_int(seed, "seed"), 0])
     if recipe.fixed_data:
         fixed = seed_dataset(rng, recipe.batch_size, recipe.train_bits)
         while True:
@@ -338,8 +302,8 @@ def held_out_sets(recipe: str | Recipe = "fast", seed: int = 0) -> dict[int | st
         draws the set at its own training width the same way as its training
         data (the original tutorial's scheme); other widths are random sums.
     """
-    recipe = _recipe(recipe)
-    rng = np.random.default_rng([check_nonnegative_int(seed, "seed"), 1])
+    recipe = get_recipe(recipe)
+    rng = np.random.default_rng([check_int(seed, "seed"), 1])
     sets: dict[int | str, AdditionBatch] = {}
     for b in sorted(recipe.eval_bits):
         if recipe.fixed_data and b == recipe.train_bits:
@@ -352,6 +316,169 @@ def held_out_sets(recipe: str | Recipe = "fast", seed: int = 0) -> dict[int | st
     return sets
 
 
+def build_model(recipe: str | Recipe = "fast", seed: int = 0) -> BitAdder:
+    """A fresh, untrained :class:`BitAdder` as the recipe and seed make it.
+
+    Parameters
+    ----------
+    recipe : str or Recipe
+        The recipe (its ``units``, ``dtype`` and ``init``).
+    seed : int
+        Seed of the initial weights.
+
+    Returns
+    -------
+    BitAdder
+        The model.
+    """
+    recipe = get_recipe(recipe)
+    return BitAdder(recipe.units, dtype=recipe.dtype, init=recipe.init,
+                    seed=check_int(seed, "seed"))
+
+
+_OVERRIDABLE = {f.name for f in fields(Recipe)} - {"name"}
+
+
+class Trainer:
+    """One training run: a model, its data, its step, and the loop.
+
+    Explained in the chapter "Training" (``book/05_training.ipynb``).
+
+    Parameters
+    ----------
+    recipe : str or Recipe
+        ``'fast'`` (default), ``'seed'``, or a :class:`Recipe`.
+    seed : int
+        Seed for the initial weights and the data; same seed, same run.
+    model : keras.Model, optional
+        Train this model instead of :func:`build_model`'s: any model with the
+        :class:`BitAdder` interface (logits from ``model(x)``, ``predict_bits``)
+        and the recipe's dtype, e.g. one with another recurrent cell.
+    stop_when_converged : bool
+        Stop at the first step at which the held-out sets are all exact (the
+        recipe's stopping rule). If false, record that step in
+        :attr:`converged_at` and go on to ``max_steps`` (or until a callback
+        sets :attr:`should_stop`).
+    **overrides
+        Recipe fields to change for this run (``max_steps``, ``eval_bits``,
+        ``eval_count``, ...); ``None`` means "the recipe's". The recipe checks
+        them.
+
+    Attributes
+    ----------
+    recipe : Recipe
+        The recipe with the overrides.
+    model : keras.Model
+        The network being trained.
+    history : History
+        Per-step record.
+    iteration : int
+        Steps taken so far.
+    converged_at : int or None
+        First step at which every held-out set was exact.
+    should_stop : bool
+        Set by a callback to end the run after the current step.
+    """
+
+    def __init__(self, recipe: str | Recipe = "fast", seed: int = 0, *,
+                 model: keras.Model | None = None, stop_when_converged: bool = True,
+                 **overrides: object) -> None:
+        unknown = set(overrides) - _OVERRIDABLE
+        if unknown:
+            raise ArgumentError(f"unknown recipe field(s) {sorted(unknown)}; "
+                                f"choose from {sorted(_OVERRIDABLE)}")
+        recipe = get_recipe(recipe)
+        self.recipe = replace(recipe, **{k: v for k, v in overrides.items() if v is not None})
+        self.seed = check_int(seed, "seed")
+        self.start = time.perf_counter()
+        self.model = build_model(self.recipe, self.seed) if model is None else model
+        if self.model.dtype != self.recipe.dtype:
+            raise ArgumentError(f"the model's dtype {self.model.dtype} is not the recipe's "
+                                f"{self.recipe.dtype}")
+        self.step = make_train_step(self.model, loss=self.recipe.loss,
+                                    learning_rate=self.recipe.learning_rate)
+        self.batches = training_batches(self.recipe, self.seed)
+        self.sets = held_out_sets(self.recipe, self.seed)
+        self.stop_when_converged = stop_when_converged
+        self.history = History()
+        self.iteration = 0
+        self.converged_at: int | None = None
+        self.converged_seconds: float | None = None
+        self.evaluation: dict[int | str, EvalResult] = {}
+        self.should_stop = False
+        self._callbacks: list[Callable[[Trainer], None]] = []
+
+    def add_callback(self, callback: Callable[[Trainer], None]) -> None:
+        """Call ``callback(trainer)`` after every step (after the held-out check).
+
+        The callback can read :attr:`iteration`, :attr:`history`,
+        :attr:`converged_at` and :attr:`model`, and end the run by setting
+        :attr:`should_stop`.
+        """
+        self._callbacks.append(callback)
+
+    def train_step(self) -> tuple[float, float, float]:
+        """Take one step on the next batch and check the held-out sets if it was all exact.
+
+        Returns
+        -------
+        tuple of float
+            Loss, bit accuracy and exact accuracy of the batch before the step.
+        """
+        batch = next(self.batches)
+        dtype = self.recipe.dtype
+        loss, bit_acc, exact = (float(v) for v in self.step(
+            tf.constant(batch.x, dtype), tf.constant(batch.y, dtype)))
+        self.iteration += 1
+        h = self.history
+        h.iteration.append(self.iteration)
+        h.loss.append(loss)
+        h.bit_accuracy.append(bit_acc)
+        h.exact_accuracy.append(exact)
+        if self.converged_at is None and exact == 1.0:  # cheap trigger for the costly check
+            h.checks.append(self.iteration)
+            passed = evaluate_sets(self.model, self.sets, stop_early=True)
+            if passed is not None:
+                self.evaluation = passed
+                self.converged_at = self.iteration
+                self.converged_seconds = time.perf_counter() - self.start
+                if self.stop_when_converged:
+                    self.should_stop = True
+        for callback in self._callbacks:
+            callback(self)
+        return loss, bit_acc, exact
+
+    def run(self, progress: bool = False) -> TrainResult:
+        """Train until the stopping rule, ``max_steps``, or a callback ends the run.
+
+        Parameters
+        ----------
+        progress : bool
+            Show a progress bar (tqdm, on stderr).
+
+        Returns
+        -------
+        TrainResult
+            The model, steps taken, wall time, held-out scores and history.
+        """
+        bar = tqdm(total=self.recipe.max_steps, desc=f"train {self.recipe.name}",
+                   disable=not progress, unit="step", leave=False)
+        try:
+            while self.iteration < self.recipe.max_steps and not self.should_stop:
+                loss, bit_acc, _ = self.train_step()
+                bar.update(1)
+                if self.iteration % 10 == 0:
+                    bar.set_postfix(loss=f"{loss:.4f}", bit_acc=f"{bit_acc:.4f}")
+        finally:
+            bar.close()
+        converged = self.converged_at is not None
+        if not converged or self.iteration > self.converged_at:
+            self.evaluation = evaluate_sets(self.model, self.sets)
+        seconds = time.perf_counter() - self.start
+        return TrainResult(self.model, self.recipe, self.seed, self.iteration, seconds,
+                           converged, self.evaluation, self.history)
+
+
 def train(
     recipe: str | Recipe = "fast",
     seed: int = 0,
@@ -361,7 +488,7 @@ def train(
     eval_count: int | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train a bit adder with a named recipe until it adds exactly.
+    """Train a bit adder with a recipe until it adds exactly (a :class:`Trainer` run).
 
     Parameters
     ----------
@@ -383,61 +510,17 @@ def train(
     TrainResult
         Model, iterations, wall time, held-out scores and history.
 
+    Raises
+    ------
+    ArgumentError
+        For an unknown recipe or a bad override.
+
     Examples
     --------
     >>> result = train("fast", seed=0, progress=False)  # doctest: +SKIP
     >>> result.model.add(123, 456)  # doctest: +SKIP
     579
     """
-    recipe = _recipe(recipe)
-    seed = check_nonnegative_int(seed, "seed")
-    overrides = {}
-    if max_steps is not None:
-        overrides["max_steps"] = check_nonnegative_int(max_steps, "max_steps")
-    if eval_bits is not None:
-        eval_bits = tuple(check_nonnegative_int(b, "eval_bits") for b in eval_bits)
-        if not eval_bits or min(eval_bits) < 1:
-            raise BitsError("eval_bits must be a non-empty tuple of positive integers")
-        overrides["eval_bits"] = eval_bits
-    if eval_count is not None:
-        overrides["eval_count"] = check_nonnegative_int(eval_count, "eval_count")
-        if overrides["eval_count"] < 1:
-            raise BitsError("eval_count must be at least 1")
-    recipe = replace(recipe, **overrides)
-
-    start = time.perf_counter()
-    model = BitAdder(recipe.units, dtype=recipe.dtype, init=recipe.init, seed=seed)
-    batches = training_batches(recipe, seed)
-    sets = held_out_sets(recipe, seed)
-    step = _make_step(model, recipe)
-    history = History()
-    converged = False
-    evaluation: dict[int | str, EvalResult] = {}
-    bar = tqdm(total=recipe.max_steps, desc=f"train {recipe.name}", disable=not progress,
-               unit="step", leave=False)
-    it = 0
-    try:
-        while it < recipe.max_steps:
-            it += 1
-            batch = next(batches)
-            loss, bit_acc, exact = (float(v) for v in step(
-                tf.constant(batch.x, recipe.dtype), tf.constant(batch.y, recipe.dtype)))
-            history.iteration.append(it)
-            history.loss.append(loss)
-            history.bit_accuracy.append(bit_acc)
-            history.exact_accuracy.append(exact)
-            bar.update(1)
-            if it % 10 == 0:
-                bar.set_postfix(loss=f"{loss:.4f}", bit_acc=f"{bit_acc:.4f}")
-            if exact == 1.0:  # cheap trigger: only then pay for the held-out sets
-                history.checks.append(it)
-                passed = _evaluate_sets(model, sets, stop_early=True)
-                if passed is not None:
-                    evaluation, converged = passed, True
-                    break
-    finally:
-        bar.close()
-    if not converged:
-        evaluation = _evaluate_sets(model, sets, stop_early=False)
-    seconds = time.perf_counter() - start
-    return TrainResult(model, recipe, seed, it, seconds, converged, evaluation, history)
+    trainer = Trainer(recipe, seed, max_steps=max_steps, eval_bits=eval_bits,
+                      eval_count=eval_count)
+    return trainer.run(progress=progress)

@@ -1,0 +1,190 @@
+"""Training recipes: everything that defines a training run except the seed.
+
+Explained in the chapter "Training" (``book/05_training.ipynb``). Two named
+recipes (:data:`RECIPES`):
+
+``seed``
+    The original tutorial's settings: 16 hidden units, float64, every weight
+    and bias drawn from a truncated normal with std 0.01, squared error
+    ``0.5 * sum((sigmoid(logit) - y)**2) / batch``, Adam with learning rate
+    1e-3, and one full-batch step per iteration on one fixed set of 100
+    five-bit examples. It is done when exact on its own 5-bit test set.
+``fast`` (default)
+    A fresh random batch of 16-bit additions every step, with each operand's
+    density of ones drawn at random so that long carry chains occur (an
+    operand is then all zeros or all ones with probability 1/17 each, so some
+    sums do come up more than once); binary cross-entropy on the logits,
+    Glorot and orthogonal initialisation, Adam with learning rate 3e-2,
+    float32. It is done when exact on held-out random sums of 20, 200 and
+    1,000 bits and on the adversarial 1,000-bit sums of
+    :func:`gru_tutorial.evaluate.adversarial_pairs`.
+
+A :class:`Recipe` checks itself when it is made, and again after
+``dataclasses.replace``. This module imports no TensorFlow, so the command line
+can list the recipes quickly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .checks import MAX_UNITS, ArgumentError, check_int, check_steps
+
+__all__ = ["Recipe", "RECIPES", "DTYPES", "INITS", "LOSSES", "get_recipe"]
+
+DTYPES = ("float32", "float64")
+"""Floating-point types a model can use."""
+
+INITS = ("keras", "seed")
+"""Initialisation schemes: ``'keras'`` (Keras-style: Glorot kernels, orthogonal
+recurrent weights, zero biases) and ``'seed'`` (truncated normal, std 0.01, for
+every weight and bias, as in the original tutorial)."""
+
+LOSSES = ("bce", "mse")
+"""``'bce'``: binary cross-entropy on the logits, mean over bits; ``'mse'``:
+``0.5 * sum of squared errors of the sigmoid / batch``."""
+
+
+def _choice(value: object, name: str, choices: tuple[str, ...]) -> str:
+    if value not in choices:
+        raise ArgumentError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ArgumentError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """Everything that defines a training run except the seed.
+
+    Attributes
+    ----------
+    name : str
+        Recipe name.
+    units : int
+        Hidden state size (1 to :data:`gru_tutorial.checks.MAX_UNITS`).
+    dtype : str
+        One of :data:`DTYPES`.
+    init : str
+        One of :data:`INITS`.
+    loss : str
+        One of :data:`LOSSES`.
+    learning_rate : float
+        Adam step size (positive).
+    batch_size : int
+        Examples per step.
+    train_bits : int
+        Bits per operand of the training sums (2 to 63 with ``fixed_data``).
+    fixed_data : bool
+        Train on one fixed data set (the seed scheme) instead of fresh batches.
+    mixed_density : bool
+        Draw each training operand's density of ones at random (see
+        :func:`gru_tutorial.data.random_batch`).
+    eval_bits : tuple of int
+        Bits per operand of the held-out evaluation sets; training stops when
+        the model is exact on all of them.
+    eval_count : int
+        Sums per evaluation set.
+    eval_adversarial : bool
+        Also require exact results on :func:`gru_tutorial.evaluate.adversarial_pairs`
+        with operands as long as the longest evaluation set.
+    max_steps : int
+        Give up after this many steps.
+
+    Raises
+    ------
+    ArgumentError
+        If a field has the wrong type or value, or a batch would be larger than
+        :data:`gru_tutorial.checks.MAX_STEPS`.
+    """
+
+    name: str
+    units: int
+    dtype: str
+    init: str
+    loss: str
+    learning_rate: float
+    batch_size: int
+    train_bits: int
+    fixed_data: bool
+    mixed_density: bool
+    eval_bits: tuple[int, ...]
+    eval_count: int
+    eval_adversarial: bool
+    max_steps: int
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise ArgumentError(f"name must be a non-empty string, got {self.name!r}")
+        check_int(self.units, "units", 1, MAX_UNITS)
+        _choice(self.dtype, "dtype", DTYPES)
+        _choice(self.init, "init", INITS)
+        _choice(self.loss, "loss", LOSSES)
+        lr = self.learning_rate
+        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) \
+                or lr <= 0:
+            raise ArgumentError(f"learning_rate must be a positive number, got {lr!r}")
+        check_int(self.batch_size, "batch_size", 1)
+        check_int(self.train_bits, "train_bits", 1)
+        _flag(self.fixed_data, "fixed_data")
+        _flag(self.mixed_density, "mixed_density")
+        _flag(self.eval_adversarial, "eval_adversarial")
+        if self.fixed_data:
+            check_int(self.train_bits, "train_bits (with fixed_data)", 2, 63)
+        check_steps(self.batch_size, self.train_bits + 1, "batch_size x (train_bits + 1)")
+        if isinstance(self.eval_bits, (str, bytes)) or not hasattr(self.eval_bits, "__iter__"):
+            raise ArgumentError(f"eval_bits must be a tuple of integers, got {self.eval_bits!r}")
+        eval_bits = tuple(check_int(b, "each of eval_bits", 1) for b in self.eval_bits)
+        if not eval_bits:
+            raise ArgumentError("eval_bits must hold at least one width")
+        object.__setattr__(self, "eval_bits", eval_bits)
+        check_int(self.eval_count, "eval_count", 1)
+        check_steps(self.eval_count, max(eval_bits) + 1, "eval_count x (max(eval_bits) + 1)")
+        if self.eval_adversarial and max(eval_bits) < 2:
+            raise ArgumentError("eval_adversarial needs an evaluation width of at least 2 bits")
+        check_int(self.max_steps, "max_steps", 1)
+
+
+RECIPES: dict[str, Recipe] = {
+    "seed": Recipe("seed", units=16, dtype="float64", init="seed", loss="mse",
+                   learning_rate=1e-3, batch_size=100, train_bits=5, fixed_data=True,
+                   mixed_density=False, eval_bits=(5,), eval_count=100, eval_adversarial=False,
+                   max_steps=6000),
+    "fast": Recipe("fast", units=16, dtype="float32", init="keras", loss="bce",
+                   learning_rate=3e-2, batch_size=100, train_bits=16, fixed_data=False,
+                   mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,
+                   eval_adversarial=True, max_steps=1000),
+}
+"""The named recipes; see the module docstring."""
+
+
+def get_recipe(recipe: str | Recipe) -> Recipe:
+    """A recipe by name, or the given :class:`Recipe` itself.
+
+    Parameters
+    ----------
+    recipe : str or Recipe
+        A name in :data:`RECIPES` or a recipe.
+
+    Returns
+    -------
+    Recipe
+        The recipe.
+
+    Raises
+    ------
+    ArgumentError
+        For an unknown name or anything that is not a recipe.
+    """
+    if isinstance(recipe, Recipe):
+        return recipe
+    if isinstance(recipe, str) and recipe in RECIPES:
+        return RECIPES[recipe]
+    if isinstance(recipe, str):
+        raise ArgumentError(f"unknown recipe {recipe!r}; choose one of {sorted(RECIPES)}")
+    raise ArgumentError(f"recipe must be a name or a Recipe, got {type(recipe).__name__}")
