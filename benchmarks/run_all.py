@@ -2,7 +2,8 @@
 
 Usage: ``python benchmarks/run_all.py [--quick] [--only NAME ...]`` (``make bench``).
 Results go to ``benchmarks/results/<name>.json`` and ``.md``; with ``--quick``,
-tiny settings and ``benchmarks/results/quick/``.
+tiny settings and ``benchmarks/results/quick/``. ``notebooks`` executes every chapter
+in ``book/``, one after another: run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 # As in the book: quiet TensorFlow, and the same (non-oneDNN) kernels as the notebooks use.
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
-BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablation"]
+BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablation", "notebooks"]
 
 
 def main() -> int:
