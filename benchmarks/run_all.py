@@ -2,7 +2,8 @@
 
 Usage: ``python benchmarks/run_all.py [--quick] [--only NAME ...]`` (``make bench``).
 Results go to ``benchmarks/results/<name>.json`` and ``.md``; with ``--quick``,
-tiny settings and ``benchmarks/results/quick/``.
+tiny settings and ``benchmarks/results/quick/``. ``notebooks`` executes every chapter
+in ``book/``, one after another: run it on a quiet machine.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablation"]
+BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablation", "notebooks"]
 
 
 def main() -> int:

@@ -12,6 +12,8 @@ The package behind the book in ``book/``. Modules:
 ``evaluate``  exact and bit accuracy, adversarial sums, ``evaluate()``
 ``saving``    save/load (Keras weights + JSON), the bundled pretrained model
 ``seeding``   ``set_seed()`` for reproducible runs, ``derive_seeds()``
+``exercises`` ``check_gru_step()`` and ``check_gru_run()``: checkers for the exercises
+              in which you write a GRU step and the loop over time yourself
 ``cli``       the ``gru-tutorial`` command
 
 Names are loaded lazily, so ``import gru_tutorial`` is quick and TensorFlow is
@@ -46,6 +48,7 @@ _EXPORTS = {
     "load_model": "saving", "load_pretrained": "saving",
     "save_model": "saving",
     "set_seed": "seeding",
+    "CheckReport": "exercises", "check_gru_run": "exercises", "check_gru_step": "exercises",
     "RECIPES": "recipes", "Recipe": "recipes",
     "TrainResult": "train", "Trainer": "train",
 }

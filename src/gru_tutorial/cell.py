@@ -201,10 +201,8 @@ class GRUCell(keras.layers.Layer):
 
         Parameters
         ----------
-        x : Tensor
-            Inputs, shape ``(batch, time, input_dim)``.
-        h0 : Tensor, optional
-            Initial state, shape ``(batch, units)``; zeros by default.
+        x, h0 : Tensor
+            Inputs and initial state, as for :meth:`run_scan`.
         unroll : bool
             Use :meth:`run_unrolled` instead of the ``tf.scan`` loop.
         manual_gradient : bool

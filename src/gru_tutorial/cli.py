@@ -35,7 +35,7 @@ EXAMPLES = {
 
 
 def _one_line(text: object) -> str:
-    """``text`` with line breaks shown as ``\\n``, so that an error is one line."""
+    """``text`` with its line breaks escaped, so that an error message is one line."""
     return str(text).replace("\r", "\\r").replace("\n", "\\n")
 
 

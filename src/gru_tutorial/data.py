@@ -295,8 +295,7 @@ def carry_chains(x: AdditionBatch | np.ndarray) -> np.ndarray:
     Parameters
     ----------
     x : AdditionBatch or array_like
-        Inputs of shape ``(batch, time, 2)`` holding 0s and 1s, least
-        significant bit first (or a batch, whose ``x`` is used).
+        Inputs, as for :func:`carries`.
 
     Returns
     -------

@@ -16,8 +16,8 @@ recipes (:data:`RECIPES`):
     sums do come up more than once); binary cross-entropy on the logits,
     Glorot and orthogonal initialisation, Adam with learning rate 3e-2,
     float32. It is done when exact on held-out random sums of 20, 200 and
-    1,000 bits and on the adversarial 1,000-bit sums of
-    :func:`gru_tutorial.evaluate.adversarial_pairs`.
+    1,000 bits, drawn with mixed density like the training sums, and on the
+    adversarial 1,000-bit sums of :func:`gru_tutorial.evaluate.adversarial_pairs`.
 
 A :class:`Recipe` checks itself when it is made, and again after
 ``dataclasses.replace``. This module imports no TensorFlow, so the command line
@@ -95,6 +95,10 @@ class Recipe:
         with operands as long as the longest evaluation set.
     max_steps : int
         Give up after this many steps.
+    eval_mixed_density : bool
+        Draw the held-out random sums with a random density of ones per operand
+        (as ``mixed_density`` does for training sums) instead of uniform bits
+        (the default).
 
     Raises
     ------
@@ -117,6 +121,7 @@ class Recipe:
     eval_count: int
     eval_adversarial: bool
     max_steps: int
+    eval_mixed_density: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -133,6 +138,7 @@ class Recipe:
         check_int(self.train_bits, "train_bits", 1)
         _flag(self.fixed_data, "fixed_data")
         _flag(self.mixed_density, "mixed_density")
+        _flag(self.eval_mixed_density, "eval_mixed_density")
         _flag(self.eval_adversarial, "eval_adversarial")
         if self.fixed_data:
             check_int(self.train_bits, "train_bits (with fixed_data)", 2, 63)
@@ -158,7 +164,7 @@ RECIPES: dict[str, Recipe] = {
     "fast": Recipe("fast", units=16, dtype="float32", init="keras", loss="bce",
                    learning_rate=3e-2, batch_size=100, train_bits=16, fixed_data=False,
                    mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,
-                   eval_adversarial=True, max_steps=1000),
+                   eval_adversarial=True, max_steps=1000, eval_mixed_density=True),
 }
 """The named recipes; see the module docstring."""
 

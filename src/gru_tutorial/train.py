@@ -285,14 +285,8 @@ def training_batches(recipe: str | Recipe = "fast", seed: int = 0) -> Iterator[A
 def held_out_sets(recipe: str | Recipe = "fast", seed: int = 0) -> dict[int | str, AdditionBatch]:
     """The held-out sets that decide when :func:`train` stops.
 
-    Explained in the chapter "Training" (``book/05_training.ipynb``).
-
-    Parameters
-    ----------
-    recipe : str or Recipe
-        ``'fast'``, ``'seed'`` or a :class:`Recipe`.
-    seed : int
-        The run's seed.
+    Explained in the chapter "Training" (``book/05_training.ipynb``). Arguments
+    as for :func:`training_batches`.
 
     Returns
     -------
@@ -309,7 +303,7 @@ def held_out_sets(recipe: str | Recipe = "fast", seed: int = 0) -> dict[int | st
         if recipe.fixed_data and b == recipe.train_bits:
             sets[b] = seed_dataset(rng, recipe.eval_count, b)
         else:
-            sets[b] = random_batch(recipe.eval_count, b, rng)
+            sets[b] = random_batch(recipe.eval_count, b, rng, recipe.eval_mixed_density)
     if recipe.eval_adversarial:
         pairs = adversarial_pairs(max(recipe.eval_bits)).values()
         sets["adversarial"] = encode_pairs([p for p, _ in pairs], [q for _, q in pairs])
@@ -492,10 +486,9 @@ def train(
 
     Parameters
     ----------
-    recipe : str or Recipe
-        ``'fast'`` (default), ``'seed'``, or a :class:`Recipe`.
-    seed : int
-        Seed for the initial weights and the data; same seed, same weights.
+    recipe, seed
+        As for :class:`Trainer`: a recipe name or :class:`Recipe`, and the seed
+        of the initial weights and the data.
     max_steps : int, optional
         Override the recipe's step limit.
     eval_bits : tuple of int, optional
