@@ -33,7 +33,7 @@ def main() -> None:
     p.add_argument("--seeds", type=int, default=2)
     p.add_argument("--eval-count", type=int, default=200,
                    help="sums per held-out set (the fast recipe itself uses 1,000)")
-    p.add_argument("--max-steps", type=int, default=200)
+    p.add_argument("--max-steps", type=int, default=600)
     args = p.parse_args()
     run = Run("ablation", args.quick)
     gt.set_seed(0)

@@ -1,11 +1,6 @@
 """The ``gru-tutorial`` command: add, train and evaluate from the shell.
 
-Examples::
-
-    gru-tutorial add 123456789123456789 987654321987654321
-    gru-tutorial train --recipe fast --seed 0 --out my-model
-    gru-tutorial eval --model my-model --bits 10000 --count 100 --json
-
+The examples of each command are in :data:`EXAMPLES`, which ``--help`` prints.
 Every size is checked before anything is allocated: bad input is one line on
 stderr and exit status 2, never a traceback.
 """
