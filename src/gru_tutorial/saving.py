@@ -13,7 +13,7 @@ import json
 from importlib import resources
 from pathlib import Path
 
-from .checks import MAX_UNITS, ModelFileError
+from .checks import MAX_UNITS, ModelFileError, check_int
 from .model import BitAdder
 from .recipes import DTYPES, INITS
 
@@ -75,11 +75,10 @@ def read_config(directory: str | Path) -> dict:
     if config.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path} has format_version {config.get('format_version')!r}, "
                              f"expected {FORMAT_VERSION}")
-    if not isinstance(units, int) or isinstance(units, bool) or not 1 <= units <= MAX_UNITS \
-            or dtype not in DTYPES or init not in INITS \
-            or set(model_cfg) != {"units", "dtype", "init"}:
-        raise ModelFileError(f"{path} has invalid model settings {model_cfg!r} (units from 1 to "
-                             f"{MAX_UNITS}, dtype one of {DTYPES}, init one of {INITS})")
+    check_int(units, f"units in {path}", 1, MAX_UNITS, error=ModelFileError)
+    if dtype not in DTYPES or init not in INITS or set(model_cfg) != {"units", "dtype", "init"}:
+        raise ModelFileError(f"{path} has invalid model settings {model_cfg!r} (dtype one of "
+                             f"{DTYPES}, init one of {INITS}, and no other keys)")
     return config
 
 
