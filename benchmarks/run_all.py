@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablation", "notebooks"]
+BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablation", "size_sweep",
+              "notebooks"]
 
 
 def main() -> int:

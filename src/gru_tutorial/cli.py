@@ -1,4 +1,4 @@
-"""The ``gru-tutorial`` command: add, train and evaluate from the shell.
+"""The ``gru-tutorial`` command: add, train, evaluate and verify from the shell.
 
 The examples of each command are in :data:`EXAMPLES`, which ``--help`` prints.
 Every size is checked before anything is allocated: bad input is one line on
@@ -23,6 +23,7 @@ EXAMPLES = {
             "gru-tutorial add 5 7 --model my-model"],
     "train": ["gru-tutorial train", "gru-tutorial train --recipe seed --seed 3 --out seed-model",
               "gru-tutorial train --quiet --json"],
+    "verify": ["gru-tutorial verify", "gru-tutorial verify --model my-model --json"],
     "eval": ["gru-tutorial eval", "gru-tutorial eval --bits 10000 --count 100 --json",
              "gru-tutorial eval --model my-model --bits 200 --seed 7"],
 }
@@ -72,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     Returns
     -------
     argparse.ArgumentParser
-        Parser with the sub-commands ``add``, ``train`` and ``eval``.
+        Parser with the sub-commands ``add``, ``train``, ``eval`` and ``verify``.
     """
     fmt = argparse.RawDescriptionHelpFormatter
     parser = _Parser(
@@ -106,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
                 "Train a bit adder until it is exact on its held-out sums, then save it. "
                 "Prints the iterations taken and the wall time.")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="fast",
-                   help="'fast' (default) or 'seed', the original tutorial's recipe")
+                   help="'fast' (default), 'small' (3 units, the bundled model's) or "
+                        "'seed' (the original tutorial's)")
     p.add_argument("--seed", type=operand, default=0, help="random seed (default 0)")
     p.add_argument("--out", metavar="DIR", default="gru-model",
                    help="where to save the model (default: ./gru-model)")
@@ -123,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=positive, default=1000,
                    help="number of random sums (default 1000)")
     p.add_argument("--seed", type=operand, default=0, help="seed of the random sums (default 0)")
+
+    p = command("verify", [model_opt, json_opt],
+                "prove that the network adds correctly at every length",
+                "Search for a certificate (boxes in state space, checked with interval "
+                "arithmetic) proving that the network gets every bit of every sum of every "
+                "length right. Exit status 0 when certified, 1 when not.")
+    p.add_argument("--max-history", type=positive, default=6, metavar="K",
+                   help="try graphs of the last 1..K input pairs (1 to 8, default 6; "
+                        "4^K boxes and time grow fast)")
     return parser
 
 
@@ -147,18 +158,25 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = train(args.recipe, seed=args.seed, max_steps=args.max_steps,
                    progress=not (args.quiet or args.json))
     info = {"recipe": args.recipe, "seed": args.seed, "iterations": result.iterations,
-            "converged": result.converged,
+            "converged": result.converged, "converged_at": result.converged_at,
             "evaluation": {str(k): v.to_dict() for k, v in result.evaluation.items()}}
     out = save_model(result.model, args.out, info=info)
     if args.json:
         print(json.dumps({"iterations": result.iterations, "seconds": round(result.seconds, 3),
                           "exact_accuracy": result.exact_accuracy, "converged": result.converged,
+                          "converged_at": result.converged_at,
                           "recipe": args.recipe, "seed": args.seed, "out": str(out),
                           "evaluation": info["evaluation"]}))
         return 0
     widths = ", ".join(f"{k}-bit" if isinstance(k, int) else f"{k} {v.bits}-bit"
                        for k, v in result.evaluation.items())
-    if result.converged:
+    extra = result.iterations - (result.converged_at or 0)
+    if result.converged and extra:
+        exact = all(v.exact_accuracy == 1.0 for v in result.evaluation.values())
+        print(f"exact on held-out {widths} sums after {result.converged_at} iterations, "
+              f"then {extra} more ({result.iterations} in {result.seconds:.1f} s): "
+              f"{'still exact' if exact else 'no longer exact'}")
+    elif result.converged:
         print(f"exact on held-out {widths} sums after {result.iterations} iterations "
               f"in {result.seconds:.1f} s")
     else:
@@ -181,6 +199,23 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    check_int(args.max_history, "--max-history", 1, 8)
+    from .verify import verify
+
+    result = verify(_load(args.model), max_history=args.max_history)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    elif result.certified:
+        print(f"certified: the model adds correctly at every length (certificate of "
+              f"{result.boxes} boxes, last {result.history} input pairs; logit margin "
+              f"{result.margin:.3g}; {result.seconds:.1f} s)")
+    else:
+        print(f"not certified ({result.seconds:.1f} s, up to {result.boxes} boxes): "
+              f"{result.failure}")
+    return 0 if result.certified else 1
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status.
 
@@ -192,13 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success, 2 on bad input (with a one-line message on stderr), 1 when
-        the system refuses (e.g. an unwritable ``--out``), 130 on Ctrl-C.
+        0 on success (for ``verify``: certified; 1 when not), 2 on bad input
+        (with a one-line message on stderr), 1 when the system refuses (e.g. an
+        unwritable ``--out``), 130 on Ctrl-C.
     """
     sys.set_int_max_str_digits(0)  # operands and sums may have millions of digits
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"add": _cmd_add, "train": _cmd_train, "eval": _cmd_eval}
+    commands = {"add": _cmd_add, "train": _cmd_train, "eval": _cmd_eval, "verify": _cmd_verify}
     try:
         return commands[args.command](args)
     except (ArgumentError, ModelFileError) as exc:  # bad input, named in the message

@@ -122,6 +122,9 @@ class TrainResult:
         sets at the end.
     history : History
         Per-step record.
+    converged_at : int or None
+        The step at which the stopping rule was first met (before any
+        ``extra_steps``).
     """
 
     model: BitAdder
@@ -132,6 +135,7 @@ class TrainResult:
     converged: bool
     evaluation: dict[int | str, EvalResult]
     history: History
+    converged_at: int | None = None
 
     @property
     def exact_accuracy(self) -> float:
@@ -350,9 +354,9 @@ class Trainer:
         and the recipe's dtype, e.g. one with another recurrent cell.
     stop_when_converged : bool
         Stop at the first step at which the held-out sets are all exact (the
-        recipe's stopping rule). If false, record that step in
-        :attr:`converged_at` and go on to ``max_steps`` (or until a callback
-        sets :attr:`should_stop`).
+        recipe's stopping rule), or the recipe's ``extra_steps`` later. If
+        false, record that step in :attr:`converged_at` and go on to
+        ``max_steps`` (or until a callback sets :attr:`should_stop`).
     **overrides
         Recipe fields to change for this run (``max_steps``, ``eval_bits``,
         ``eval_count``, ...); ``None`` means "the recipe's". The recipe checks
@@ -400,6 +404,7 @@ class Trainer:
         self.converged_seconds: float | None = None
         self.evaluation: dict[int | str, EvalResult] = {}
         self.should_stop = False
+        self._stop_at: int | None = None
         self._callbacks: list[Callable[[Trainer], None]] = []
 
     def add_callback(self, callback: Callable[[Trainer], None]) -> None:
@@ -437,7 +442,9 @@ class Trainer:
                 self.converged_at = self.iteration
                 self.converged_seconds = time.perf_counter() - self.start
                 if self.stop_when_converged:
-                    self.should_stop = True
+                    self._stop_at = self.iteration + self.recipe.extra_steps
+        if self._stop_at is not None and self.iteration >= self._stop_at:
+            self.should_stop = True
         for callback in self._callbacks:
             callback(self)
         return loss, bit_acc, exact
@@ -470,7 +477,7 @@ class Trainer:
             self.evaluation = evaluate_sets(self.model, self.sets)
         seconds = time.perf_counter() - self.start
         return TrainResult(self.model, self.recipe, self.seed, self.iteration, seconds,
-                           converged, self.evaluation, self.history)
+                           converged, self.evaluation, self.history, self.converged_at)
 
 
 def train(

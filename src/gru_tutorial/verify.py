@@ -1,0 +1,752 @@
+"""A proof that a trained adder adds correctly at every length: interval certificates.
+
+Explained in the chapter "Inside the adder" (``book/06_inside_the_adder.ipynb``).
+
+Testing long sums can only find mistakes. A *certificate* rules them out for
+every pair of bit sequences of every length. It is a finite set of boxes in
+state space (a lower and an upper bound per unit), one per node of a graph that
+tracks the last ``history`` input pairs and the carry before them, such that
+
+1. the initial state ``h_0 = 0`` is the start node's box;
+2. for every node and each of the four input pairs, the image of the node's box
+   under one GRU step (widened by a slack, below) lies inside the box of the node
+   the graph moves to;
+3. on every box other than the start, the readout's logit has the sign of the sum
+   bit, ``a_t xor b_t xor carry``, which the node determines, with a margin.
+
+By induction over time, ``h_t`` lies in the box of the node reached after ``t``
+steps, so every output bit of every sum is right. :func:`check_certificate`
+checks these three conditions and nothing else; :func:`find_certificate` only
+proposes boxes (from simulated states, then grown until they are closed), so a
+wrong proposal cannot make a wrong model pass.
+
+What is proven. Images are enclosed with interval arithmetic on the model's
+weights (float32 weights are exact in float64): the naive interval extension of
+the step intersected with the mean-value form ``F(m) + J(B)(B - m)``. Every
+float64 operation of the enclosure is widened by a bound on its rounding error,
+assuming NumPy's float64 ``exp`` and ``tanh`` are accurate to 8 ulps (glibc
+documents 1 and 2). The slack of condition 2 bounds the error of running the
+model in its own dtype: ``gamma_n`` bounds on every dot product (any summation
+order, with or without fused multiply-add) and an assumed accuracy of the
+dtype's ``sigmoid`` and ``tanh`` (:data:`FUNCTION_ERROR`, which the chapter
+measures). So a certificate proves that the model, run step by step in its
+dtype, predicts every bit of every sum, given those two accuracy assumptions.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from .checks import ArgumentError, check_int
+
+__all__ = ["GRUWeights", "HistoryGraph", "Certificate", "VerifyResult", "FUNCTION_ERROR",
+           "run_error_bound", "check_certificate", "find_certificate", "verify"]
+
+FUNCTION_ERROR = {"float32": 1e-5, "float64": 1e-12}
+"""Assumed largest absolute error of ``sigmoid`` and ``tanh`` as the model runs them."""
+
+_U64 = 2.0 ** -53  # unit roundoff of float64, the arithmetic of the enclosures
+_ROUNDOFF = {"float32": 2.0 ** -24, "float64": _U64}
+_TINY = 1e-300
+_H_BOUND = 1.0 + 1e-3  # |h| bound used for the run-error slack; boxes must respect it
+_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])  # code = 2 a + b
+
+
+def _gamma(k: int, u: float = _U64) -> float:
+    """Higham's gamma_k = k u / (1 - k u): relative error bound of a k-term dot product."""
+    return k * u / (1 - k * u)
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+# -- weights ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class GRUWeights:
+    """A bit adder's weights as float64 NumPy arrays, with exact float64 steps.
+
+    Parameters
+    ----------
+    W_z, W_r, W_h : numpy.ndarray
+        Input weights, shape ``(2, units)``.
+    U_z, U_r, U_h : numpy.ndarray
+        Recurrent weights, shape ``(units, units)``.
+    b_z, b_r, b_h : numpy.ndarray
+        Biases, shape ``(units,)``.
+    V : numpy.ndarray
+        Readout weights, shape ``(units,)``.
+    c : float
+        Readout bias.
+    dtype : str
+        The dtype the model runs in (``'float32'`` or ``'float64'``).
+    """
+
+    W_z: np.ndarray
+    W_r: np.ndarray
+    W_h: np.ndarray
+    U_z: np.ndarray
+    U_r: np.ndarray
+    U_h: np.ndarray
+    b_z: np.ndarray
+    b_r: np.ndarray
+    b_h: np.ndarray
+    V: np.ndarray
+    c: float
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.dtype not in _ROUNDOFF:
+            raise ArgumentError(f"dtype must be one of {tuple(_ROUNDOFF)}, got {self.dtype!r}")
+        units = np.shape(self.U_z)[0] if np.ndim(self.U_z) == 2 else 0
+        shapes = {"W": (2, units), "U": (units, units), "b": (units,)}
+        for name in ("W_z", "W_r", "W_h", "U_z", "U_r", "U_h", "b_z", "b_r", "b_h", "V"):
+            value = np.asarray(getattr(self, name), dtype=np.float64)
+            want = (units,) if name == "V" else shapes[name[0]]
+            if units < 1 or value.shape != want:
+                raise ArgumentError(f"{name} must have shape {want} (units >= 1), "
+                                    f"got {value.shape}")
+            if not np.all(np.isfinite(value)):
+                raise ArgumentError(f"{name} has non-finite values")
+            object.__setattr__(self, name, value)
+        c = float(self.c)
+        if not np.isfinite(c):
+            raise ArgumentError(f"c must be finite, got {c}")
+        object.__setattr__(self, "c", c)
+
+    @classmethod
+    def from_model(cls, model) -> GRUWeights:
+        """The weights of a :class:`~gru_tutorial.model.BitAdder`.
+
+        Any model with the same ``cell`` (a :class:`~gru_tutorial.cell.GRUCell`)
+        and readout ``V``, ``c`` works.
+        """
+        cell = getattr(model, "cell", None)
+        if cell is None or not hasattr(model, "V") or not hasattr(cell, "U_z"):
+            raise ArgumentError(f"expected a BitAdder with a GRU cell, got {type(model).__name__}")
+        arrays = {k: np.asarray(getattr(cell, k).numpy(), dtype=np.float64)
+                  for k in ("W_z", "W_r", "W_h", "U_z", "U_r", "U_h", "b_z", "b_r", "b_h")}
+        return cls(**arrays, V=np.asarray(model.V.numpy(), dtype=np.float64)[:, 0],
+                   c=float(model.c.numpy()[0]), dtype=str(model.dtype))
+
+    @property
+    def units(self) -> int:
+        """Hidden state size."""
+        return self.U_z.shape[0]
+
+    def step(self, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """One GRU step in float64 for states ``h`` (batch, units) and inputs ``x`` (batch, 2)."""
+        z = _sigmoid(x @ self.W_z + h @ self.U_z + self.b_z)
+        r = _sigmoid(x @ self.W_r + h @ self.U_r + self.b_r)
+        h_tilde = np.tanh(x @ self.W_h + (r * h) @ self.U_h + self.b_h)
+        return (1 - z) * h + z * h_tilde
+
+    def logits(self, h: np.ndarray) -> np.ndarray:
+        """Readout logits ``h V + c`` for states ``h`` (..., units)."""
+        return h @ self.V + self.c
+
+    def gates(self, h: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Update gate, reset gate, candidate and new state for states ``h`` and inputs ``x``."""
+        z = _sigmoid(x @ self.W_z + h @ self.U_z + self.b_z)
+        r = _sigmoid(x @ self.W_r + h @ self.U_r + self.b_r)
+        h_tilde = np.tanh(x @ self.W_h + (r * h) @ self.U_h + self.b_h)
+        return {"z": z, "r": r, "h_tilde": h_tilde, "h": (1 - z) * h + z * h_tilde}
+
+
+def _weights(model_or_weights) -> GRUWeights:
+    if isinstance(model_or_weights, GRUWeights):
+        return model_or_weights
+    return GRUWeights.from_model(model_or_weights)
+
+
+# -- the graph of histories ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HistoryGraph:
+    """Nodes = (carry before the window, the last ``history`` input pairs).
+
+    Input pairs are coded ``2 a + b``. Node 0 is the start (nothing read). Until
+    ``history`` pairs have been read, a node holds all of them and the carry
+    before them is 0; after that the window slides and the carry before it is
+    updated. Every node determines the carry after its last pair and the sum bit
+    of that pair, so the graph is an exact model of binary addition.
+
+    Parameters
+    ----------
+    history : int
+        Window length, at least 1.
+    """
+
+    history: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "history", check_int(self.history, "history", 1, 8))
+
+    @cached_property
+    def nodes(self) -> list[tuple[int, tuple[int, ...]]]:
+        """``(carry_before, window)`` for every node, the start first."""
+        k = self.history
+        out: list[tuple[int, tuple[int, ...]]] = [(0, ())]
+        for length in range(1, k):
+            out += [(0, w) for w in np.ndindex(*(4,) * length)]
+        out += [(c, w) for c in (0, 1) for w in np.ndindex(*(4,) * k)]
+        return [(c, tuple(int(v) for v in w)) for c, w in out]
+
+    @cached_property
+    def _tables(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        index = {node: i for i, node in enumerate(self.nodes)}
+        n = len(self.nodes)
+        target = np.zeros((n, 4), dtype=np.int64)
+        sum_bit = np.full(n, -1, dtype=np.int64)
+        carry_out = np.zeros(n, dtype=np.int64)
+        for i, (carry, window) in enumerate(self.nodes):
+            c = carry
+            for code in window:
+                total = code // 2 + code % 2 + c
+                sum_bit[i], c = total % 2, total // 2
+            carry_out[i] = c
+            for code in range(4):
+                if len(window) < self.history:
+                    target[i, code] = index[(carry, window + (code,))]
+                else:
+                    first = window[0]
+                    c1 = (first // 2 + first % 2 + carry) // 2
+                    target[i, code] = index[(c1, window[1:] + (code,))]
+        return target, sum_bit, carry_out
+
+    @property
+    def target(self) -> np.ndarray:
+        """``target[node, code]``: the node reached by reading input pair ``code``."""
+        return self._tables[0]
+
+    @property
+    def sum_bit(self) -> np.ndarray:
+        """The sum bit output on reaching each node (-1 for the start)."""
+        return self._tables[1]
+
+    @property
+    def carry(self) -> np.ndarray:
+        """The carry after each node's last input pair."""
+        return self._tables[2]
+
+    def describe(self, node: int) -> str:
+        """A node in words, e.g. ``carry 1, then (a, b) = (1,0) (0,0)``."""
+        carry, window = self.nodes[node]
+        if not window:
+            return "the start (nothing read)"
+        pairs = " ".join(f"({c // 2},{c % 2})" for c in window)
+        return f"carry {carry}, then (a,b) = {pairs}"
+
+
+# -- rigorous interval steps --------------------------------------------------------------
+
+def _down(x: np.ndarray) -> np.ndarray:
+    return np.nextafter(x, -np.inf)
+
+
+def _up(x: np.ndarray) -> np.ndarray:
+    return np.nextafter(x, np.inf)
+
+
+def _affine(lo: np.ndarray, hi: np.ndarray, W: np.ndarray, b: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Enclosure of ``h W + b`` for ``h`` in the boxes ``[lo, hi]`` (rows)."""
+    mid = 0.5 * (lo + hi)
+    rad = _up(np.maximum(hi - mid, mid - lo) * (1 + 4 * _U64))
+    center = mid @ W + b
+    k = W.shape[0] + 2
+    err = _gamma(2 * k) * (np.abs(mid) @ np.abs(W) + np.abs(b)) + _TINY
+    spread = (rad @ np.abs(W)) * (1 + _gamma(2 * k)) + err
+    return _down(center - spread), _up(center + spread)
+
+
+def _monotone(f, lo: np.ndarray, hi: np.ndarray, floor: float, ceil: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Enclosure of an increasing function ``f`` (values in [floor, ceil]) on ``[lo, hi]``."""
+    flo, fhi = f(lo), f(hi)
+    flo = np.maximum(floor, flo - 8 * _U64 * np.abs(flo) - _TINY)
+    fhi = np.minimum(ceil, fhi + 8 * _U64 * np.abs(fhi) + _TINY)
+    return flo, fhi
+
+
+def _product(al, ah, bl, bh) -> tuple[np.ndarray, np.ndarray]:
+    p = np.stack([al * bl, al * bh, ah * bl, ah * bh])
+    lo, hi = p.min(0), p.max(0)
+    return lo - 2 * _U64 * np.abs(lo) - _TINY, hi + 2 * _U64 * np.abs(hi) + _TINY
+
+
+def _bell(sl, sh, peak_at, f):
+    """Range of a function of s that increases to a peak at ``peak_at`` then decreases.
+
+    Used for sigmoid' = s (1 - s) (peak at s = 1/2) and tanh' = 1 - t^2 (peak at 0).
+    """
+    a, b = f(sl), f(sh)
+    top = np.where((sl <= peak_at) & (sh >= peak_at), f(np.float64(peak_at)), np.maximum(a, b))
+    low = np.minimum(a, b)
+    return (np.maximum(0.0, low - 8 * _U64 * np.abs(low) - _TINY),
+            top + 8 * _U64 * np.abs(top) + _TINY)
+
+
+def _pieces(w: GRUWeights, lo, hi, x):
+    zl, zh = _monotone(_sigmoid, *_affine(lo, hi, w.U_z, x @ w.W_z + w.b_z), 0.0, 1.0)
+    rl, rh = _monotone(_sigmoid, *_affine(lo, hi, w.U_r, x @ w.W_r + w.b_r), 0.0, 1.0)
+    pl, ph = _product(rl, rh, lo, hi)
+    tl, th = _monotone(np.tanh, *_affine(pl, ph, w.U_h, x @ w.W_h + w.b_h), -1.0, 1.0)
+    return (zl, zh), (rl, rh), (tl, th)
+
+
+def _naive_image(w: GRUWeights, lo, hi, x) -> tuple[np.ndarray, np.ndarray]:
+    """Interval extension of one step: z, r, h_tilde, h treated as independent intervals.
+
+    ``(1 - z) h + z h_tilde`` increases in ``h`` and ``h_tilde`` and is linear in
+    ``z``, so its range over the independent intervals is found at the end points.
+    """
+    (zl, zh), _, (tl, th) = _pieces(w, lo, hi, x)
+    low = np.minimum((1 - zl) * lo + zl * tl, (1 - zh) * lo + zh * tl)
+    high = np.maximum((1 - zl) * hi + zl * th, (1 - zh) * hi + zh * th)
+    err = 8 * _U64 * (np.abs(lo) + np.abs(hi) + np.abs(tl) + np.abs(th)) + _TINY
+    return low - err, high + err
+
+
+def _mid_rad(lo, hi):
+    return 0.5 * (lo + hi), 0.5 * (hi - lo) * (1 + 4 * _U64) + _TINY
+
+
+def _mr_product(a, b):
+    """Enclosure of a product in midpoint-radius form (radius rounded up generously)."""
+    return a[0] * b[0], (np.abs(a[0]) * b[1] + np.abs(b[0]) * a[1] + a[1] * b[1]) * (1 + 1e-12)
+
+
+def _jacobian_bound(w: GRUWeights, lo, hi, x) -> np.ndarray:
+    """``Jmax[n, i, j] >= |d h'_i / d h_j|`` over box ``n``, for inputs ``x``."""
+    (zl, zh), (rl, rh), (tl, th) = _pieces(w, lo, hi, x)
+    dz = _mid_rad(*_bell(zl, zh, 0.5, lambda s: s * (1 - s)))
+    dr = _mid_rad(*_bell(rl, rh, 0.5, lambda s: s * (1 - s)))
+    dt = _mid_rad(*_bell(tl, th, 0.0, lambda t: 1 - t * t))
+    z, r, t, h = _mid_rad(zl, zh), _mid_rad(rl, rh), _mid_rad(tl, th), _mid_rad(lo, hi)
+    Uh, Ur, Uz = w.U_h, w.U_r, w.U_z
+    aUh, aUr, aUz = np.abs(Uh), np.abs(Ur), np.abs(Uz)
+    # d pre_h_i / d h_j = r_j Uh[j, i] + sum_k h_k r'_k Uh[k, i] Ur[j, k]
+    q = _mr_product(h, dr)
+    e_mid = np.einsum("nk,ki,jk->nij", q[0], Uh, Ur) + r[0][:, None, :] * Uh.T[None]
+    e_rad = np.einsum("nk,ki,jk->nij", q[1], aUh, aUr) + r[1][:, None, :] * aUh.T[None]
+    e_abs = (np.einsum("nk,ki,jk->nij", np.abs(q[0]) + q[1], aUh, aUr)
+             + (np.abs(r[0]) + r[1])[:, None, :] * aUh.T[None])
+    zt = _mr_product(z, dt)
+    t3 = _mr_product((zt[0][:, :, None], zt[1][:, :, None]), (e_mid, e_rad))
+    # d h'_i / d h_j through z: (h_tilde_i - h_i) z'_i Uz[j, i]
+    diff = (t[0] - h[0], t[1] + h[1])
+    a2 = _mr_product(diff, dz)
+    t2 = (a2[0][:, :, None] * Uz.T[None], a2[1][:, :, None] * aUz.T[None])
+    j_mid, j_rad = t3[0] + t2[0], t3[1] + t2[1]
+    d = np.arange(w.units)
+    j_mid[:, d, d] += 1 - z[0]
+    j_rad[:, d, d] += z[1]
+    # every term is bounded by this all-absolute sum; its multiple covers rounding
+    scale = ((np.abs(zt[0]) + zt[1])[:, :, None] * e_abs
+             + (np.abs(a2[0]) + a2[1])[:, :, None] * aUz.T[None])
+    scale[:, d, d] += 2
+    return np.abs(j_mid) + j_rad + 1e-12 * scale + _TINY
+
+
+def image(weights: GRUWeights, lo: np.ndarray, hi: np.ndarray, code: int,
+          mean_value: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Enclosure of the image of boxes ``[lo, hi]`` (rows) under one step with input ``code``.
+
+    Parameters
+    ----------
+    weights : GRUWeights
+        The model.
+    lo, hi : numpy.ndarray
+        Lower and upper bounds, shape ``(boxes, units)``.
+    code : int
+        Input pair ``2 a + b``, 0 to 3.
+    mean_value : bool
+        Intersect the naive enclosure with the mean-value form (tighter for small
+        boxes, costs ``units^2`` per box).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        Lower and upper bounds of a box that contains the image of each box.
+    """
+    x = np.broadcast_to(_INPUTS[code], (lo.shape[0], 2))
+    low, high = _naive_image(weights, lo, hi, x)
+    if mean_value:
+        mid = 0.5 * (lo + hi)
+        rad = _up(np.maximum(hi - mid, mid - lo))
+        flo, fhi = _naive_image(weights, mid, mid, x)  # F(mid), enclosed
+        spread = np.einsum("nij,nj->ni", _jacobian_bound(weights, lo, hi, x), rad)
+        spread = _up(spread * (1 + _gamma(2 * weights.units + 4)))
+        low = np.maximum(low, _down(flo - spread))
+        high = np.minimum(high, _up(fhi + spread))
+    return low, high
+
+
+# -- slack for the arithmetic that runs ---------------------------------------------------
+
+def run_error_bound(weights: GRUWeights, function_error: float | None = None
+                    ) -> tuple[float, float]:
+    """Bounds on the per-step state error and the logit error of running the model.
+
+    The model computes each step in its dtype; compared with the exact step from
+    the same (computed) previous state, each unit of the new state is off by at
+    most the first number, and each logit by at most the second, provided
+    ``|h| <= 1.001`` and the dtype's ``sigmoid``/``tanh`` are within
+    ``function_error`` of the true functions.
+
+    Parameters
+    ----------
+    weights : GRUWeights
+        The model (its ``dtype`` gives the unit roundoff).
+    function_error : float, optional
+        Accuracy of ``sigmoid`` and ``tanh``; default :data:`FUNCTION_ERROR`.
+
+    Returns
+    -------
+    tuple of float
+        ``(state_slack, logit_slack)``.
+    """
+    w = weights
+    u = _ROUNDOFF[w.dtype]
+    fe = FUNCTION_ERROR[w.dtype] if function_error is None else float(function_error)
+    if not 0 <= fe < 0.1:
+        raise ArgumentError(f"function_error must be in [0, 0.1), got {function_error}")
+    H, n = _H_BOUND, w.units
+    g = _gamma(n + 3, u)
+
+    def gate(W, U, b):
+        return (np.abs(W).sum(0) + H * np.abs(U).sum(0) + np.abs(b)) * g
+
+    e_z = gate(w.W_z, w.U_z, w.b_z) / 4 + fe   # sigmoid is 1/4-Lipschitz
+    e_r = gate(w.W_r, w.U_r, w.b_r) / 4 + fe
+    e_rh = e_r * H + u * H * (1 + e_r)          # r * h, rounded
+    pre_h = (np.abs(w.W_h).sum(0) + H * (1 + e_r.max()) * np.abs(w.U_h).sum(0)
+             + np.abs(w.b_h)) * g + (e_rh @ np.abs(w.U_h))
+    e_t = pre_h + fe                            # tanh is 1-Lipschitz
+    state = (1 + H + e_t) * e_z + (1 + e_z) * e_t + 5 * u * (H + 1 + e_t)
+    logit = _gamma(n + 1, u) * (H * np.abs(w.V).sum() + abs(w.c))
+    return float(state.max()), float(logit)
+
+
+# -- certificates -------------------------------------------------------------------------
+
+@dataclass
+class Certificate:
+    """Boxes, one per node of a :class:`HistoryGraph`, and the slacks they were checked with.
+
+    Attributes
+    ----------
+    history : int
+        The graph's window length.
+    lower, upper : numpy.ndarray
+        Box bounds, shape ``(nodes, units)``; row ``i`` belongs to ``graph.nodes[i]``.
+    slack : float
+        Per-step state error allowed (:func:`run_error_bound`).
+    logit_slack : float
+        Logit error allowed.
+    """
+
+    history: int
+    lower: np.ndarray
+    upper: np.ndarray
+    slack: float
+    logit_slack: float
+
+    @property
+    def graph(self) -> HistoryGraph:
+        """The graph the boxes belong to."""
+        return HistoryGraph(self.history)
+
+    @property
+    def boxes(self) -> int:
+        """Number of boxes."""
+        return int(self.lower.shape[0])
+
+
+@dataclass
+class CheckOutcome:
+    """Result of :func:`check_certificate`: ``ok``, the smallest logit margin, and why not."""
+
+    ok: bool
+    margin: float | None
+    failure: str | None
+
+
+def check_certificate(model_or_weights, certificate: Certificate,
+                      mean_value: bool = True) -> CheckOutcome:
+    """Check a certificate's three conditions (see the module docstring).
+
+    Parameters
+    ----------
+    model_or_weights : BitAdder or GRUWeights
+        The model to prove correct.
+    certificate : Certificate
+        Boxes to check. Nothing about how they were found is trusted.
+    mean_value : bool
+        Use the mean-value enclosure too (tighter; a certificate found with it
+        may fail without it).
+
+    Returns
+    -------
+    CheckOutcome
+        ``ok`` is true only if every condition holds.
+    """
+    w = _weights(model_or_weights)
+    cert = certificate
+    graph = cert.graph
+    n = len(graph.nodes)
+    lo, hi = np.asarray(cert.lower, dtype=np.float64), np.asarray(cert.upper, dtype=np.float64)
+    if lo.shape != (n, w.units) or hi.shape != (n, w.units):
+        return CheckOutcome(False, None, f"the certificate needs {n} boxes of {w.units} units, "
+                                         f"got bounds of shape {lo.shape} and {hi.shape}")
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo <= hi)):
+        return CheckOutcome(False, None, "box bounds must be finite with lower <= upper")
+    slack, logit_slack = run_error_bound(w)
+    if cert.slack < slack or cert.logit_slack < logit_slack:
+        return CheckOutcome(False, None, f"slacks ({cert.slack:.3g}, {cert.logit_slack:.3g}) "
+                                         f"are below the run-error bound ({slack:.3g}, "
+                                         f"{logit_slack:.3g})")
+    if np.any(np.abs(lo) > _H_BOUND) or np.any(np.abs(hi) > _H_BOUND):
+        return CheckOutcome(False, None, f"a box leaves |h| <= {_H_BOUND}")
+    # 1. the initial state
+    if np.any(lo[0] > 0) or np.any(hi[0] < 0):
+        return CheckOutcome(False, None, "the start box does not contain h_0 = 0")
+    # 2. closure: each image, widened by the slack, inside the target box
+    for code in range(4):
+        ilo, ihi = image(w, lo, hi, code, mean_value=mean_value)
+        ilo, ihi = _down(ilo - cert.slack), _up(ihi + cert.slack)
+        tgt = graph.target[:, code]
+        below, above = lo[tgt] - ilo, ihi - hi[tgt]
+        escape = np.maximum(below, above)
+        if np.any(escape > 0):
+            i, unit = np.unravel_index(int(np.argmax(escape)), escape.shape)
+            return CheckOutcome(False, None,
+                                f"closure: from node {i} ({graph.describe(int(i))}) with input "
+                                f"(a,b) = ({code // 2},{code % 2}) the image leaves the box of "
+                                f"node {tgt[i]} in unit {unit} by {escape[i, unit]:.3g}")
+    # 3. the readout, on every box but the start
+    llo, lhi, margin_per_box = _readout(w, graph, lo, hi)
+    bad = np.flatnonzero(margin_per_box <= cert.logit_slack)
+    margin = float(margin_per_box.min())
+    if bad.size:
+        i = int(bad[0]) + 1
+        return CheckOutcome(False, margin,
+                            f"readout: on the box of node {i} ({graph.describe(i)}) the logit "
+                            f"lies in [{llo[i - 1]:.4g}, {lhi[i - 1]:.4g}] but the sum bit is "
+                            f"{graph.sum_bit[i]}")
+    return CheckOutcome(True, margin, None)
+
+
+def _readout(w: GRUWeights, graph: HistoryGraph, lo: np.ndarray, hi: np.ndarray):
+    """Logit bounds on every box but the start, and the signed margin (> 0: right sign)."""
+    llo, lhi = _affine(lo[1:], hi[1:], w.V[:, None], np.array([w.c]))
+    llo, lhi = llo[:, 0], lhi[:, 0]
+    return llo, lhi, np.where(graph.sum_bit[1:] == 1, llo, -lhi)
+
+
+def _simulate(w: GRUWeights, graph: HistoryGraph, sequences: int, steps: int, seed: int):
+    """Float64 runs on random inputs of mixed density.
+
+    Returns the state hulls per node and the first wrong output bit, if any, as
+    ``(a, b, bits)``.
+    """
+    rng = np.random.default_rng(seed)
+    density = rng.uniform(0.05, 0.95, size=(sequences, 1))
+    a = rng.random((sequences, steps)) < density
+    b = rng.random((sequences, steps)) < density
+    codes = 2 * a.astype(np.int64) + b
+    n = len(graph.nodes)
+    lo = np.full((n, w.units), np.inf)
+    hi = np.full((n, w.units), -np.inf)
+    lo[0] = hi[0] = 0.0
+    h = np.zeros((sequences, w.units))
+    node = np.zeros(sequences, dtype=np.int64)
+    wrong = None
+    for t in range(steps):
+        h = w.step(h, _INPUTS[codes[:, t]])
+        node = graph.target[node, codes[:, t]]
+        np.minimum.at(lo, node, h)
+        np.maximum.at(hi, node, h)
+        if wrong is None:
+            bad = np.flatnonzero((w.logits(h) > 0) != (graph.sum_bit[node] == 1))
+            if bad.size:
+                i = int(bad[0])
+                wrong = (sum(int(v) << k for k, v in enumerate(a[i, : t + 1])),
+                         sum(int(v) << k for k, v in enumerate(b[i, : t + 1])), t + 1)
+    return lo, hi, wrong
+
+
+def _grow(w: GRUWeights, graph: HistoryGraph, lo: np.ndarray, hi: np.ndarray, slack: float,
+          logit_slack: float, rounds: int, widen: float
+          ) -> tuple[np.ndarray, np.ndarray, bool, int]:
+    """Grow boxes until every image (plus slack) lands inside its target box."""
+    done = 0
+    for done in range(1, rounds + 1):
+        new_lo, new_hi = lo.copy(), hi.copy()
+        live = np.flatnonzero(np.isfinite(lo[:, 0]))
+        for code in range(4):
+            ilo, ihi = image(w, lo[live], hi[live], code)
+            tgt = graph.target[live, code]
+            np.minimum.at(new_lo, tgt, ilo - slack)
+            np.maximum.at(new_hi, tgt, ihi + slack)
+        grew_lo, grew_hi = new_lo < lo, new_hi > hi
+        if not (grew_lo.any() or grew_hi.any()):
+            return lo, hi, True, done
+        old_lo = np.where(np.isfinite(lo), lo, new_lo)
+        old_hi = np.where(np.isfinite(hi), hi, new_hi)
+        # grow past the new hull (at least by the slack), so growth stops in few rounds
+        lo = np.where(grew_lo, new_lo - np.maximum(widen * (old_lo - new_lo), slack), lo)
+        hi = np.where(grew_hi, new_hi + np.maximum(widen * (new_hi - old_hi), slack), hi)
+        if np.any(hi - lo > 2 * _H_BOUND):
+            break
+        # boxes only grow: once a reached box has a wrong readout, it stays wrong
+        reached = np.isfinite(lo[1:, 0]) & np.isfinite(hi[1:, 0])
+        if np.any(_readout(w, graph, np.where(np.isfinite(lo), lo, 0),
+                           np.where(np.isfinite(hi), hi, 0))[2][reached] <= logit_slack):
+            break
+    return lo, hi, False, done
+
+
+def find_certificate(model_or_weights, history: int, *, rounds: int = 300,
+                     sequences: int = 2000, steps: int = 200, pad: float = 1e-3,
+                     widen: float = 0.3, seed: int = 0) -> tuple[Certificate, dict]:
+    """Propose boxes for a :class:`HistoryGraph`; check them with :func:`check_certificate`.
+
+    Start from the hulls of float64 states reached on random sums (``sequences`` x
+    ``steps``, mixed bit densities), padded by ``pad``; then repeatedly replace each
+    box by the hull of itself and the images that land in it (plus slack), growing
+    a box that grew by a further ``widen`` times its growth, until nothing grows
+    (closed) or ``rounds`` pass or a box fills the state space.
+
+    Returns
+    -------
+    tuple
+        The proposed :class:`Certificate` (closed or not) and a dict of search
+        facts: ``closed``, ``rounds``, ``counterexample`` (``(a, b, bits)`` found by
+        the float64 simulation, or None).
+    """
+    w = _weights(model_or_weights)
+    graph = HistoryGraph(history)
+    slack, logit_slack = run_error_bound(w)
+    lo, hi, wrong = _simulate(w, graph, sequences, steps, seed)
+    seen = np.isfinite(lo[:, 0])
+    lo[seen] -= pad
+    hi[seen] += pad
+    lo[0] = hi[0] = 0.0
+    with np.errstate(invalid="ignore"):  # inf - inf for boxes not reached yet
+        lo, hi, closed, done = _grow(w, graph, lo, hi, slack, logit_slack, rounds, widen)
+    lo = np.clip(np.where(np.isfinite(lo), lo, 0.0), -_H_BOUND, _H_BOUND)
+    hi = np.clip(np.where(np.isfinite(hi), hi, 0.0), -_H_BOUND, _H_BOUND)
+    cert = Certificate(history, lo, hi, slack, logit_slack)
+    return cert, {"closed": closed, "rounds": done, "counterexample": wrong}
+
+
+@dataclass
+class VerifyResult:
+    """Outcome of :func:`verify`.
+
+    Attributes
+    ----------
+    certified : bool
+        True only if a certificate passed :func:`check_certificate`.
+    boxes : int
+        Size of the certificate (or of the last one tried).
+    history : int
+        The window length of that certificate.
+    seconds : float
+        Wall time.
+    margin : float or None
+        Smallest ``|logit|`` (with the right sign) over the certificate's boxes.
+    slack, logit_slack : float
+        The run-error slacks used.
+    failure : str or None
+        When not certified: which box and input escape, or a wrong sum found by
+        simulation.
+    counterexample : tuple or None
+        ``(a, b, bits)``: a sum the float64 model gets wrong, if simulation found one.
+    certificate : Certificate or None
+        The checked certificate, when certified.
+    tried : list of dict
+        One entry per window length tried.
+    """
+
+    certified: bool
+    boxes: int
+    history: int
+    seconds: float
+    margin: float | None
+    slack: float
+    logit_slack: float
+    failure: str | None = None
+    counterexample: tuple[int, int, int] | None = None
+    certificate: Certificate | None = field(default=None, repr=False)
+    tried: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (without the boxes)."""
+        out = {k: getattr(self, k) for k in ("certified", "boxes", "history", "margin",
+                                              "slack", "logit_slack", "failure", "tried")}
+        out["seconds"] = round(self.seconds, 3)
+        out["counterexample"] = (None if self.counterexample is None else
+                                 {"a": str(self.counterexample[0]),
+                                  "b": str(self.counterexample[1]),
+                                  "bits": self.counterexample[2]})
+        return out
+
+
+def verify(model, max_history: int = 6, min_history: int = 1) -> VerifyResult:
+    """Try to prove that ``model`` adds correctly for every pair of inputs of every length.
+
+    Tries window lengths ``min_history .. max_history`` in turn and stops at the
+    first certificate that :func:`check_certificate` accepts.
+
+    Parameters
+    ----------
+    model : BitAdder or GRUWeights
+        The model.
+    max_history, min_history : int
+        Window lengths to try (1 to 8; 6 means 9,557 boxes).
+
+    Returns
+    -------
+    VerifyResult
+        ``certified`` is true only with a checked certificate. False does not
+        prove the model wrong, unless ``counterexample`` is set.
+
+    Examples
+    --------
+    >>> from gru_tutorial import load_pretrained
+    >>> verify(load_pretrained()).certified
+    True
+    """
+    start = time.perf_counter()
+    w = _weights(model)
+    max_history = check_int(max_history, "max_history", 1, 8)
+    min_history = check_int(min_history, "min_history", 1, max_history)
+    slack, logit_slack = run_error_bound(w)
+    result = VerifyResult(False, 0, min_history, 0.0, None, slack, logit_slack)
+    for k in range(min_history, max_history + 1):
+        cert, facts = find_certificate(w, k)
+        outcome = check_certificate(w, cert)
+        result.tried.append({"history": k, "boxes": cert.boxes, "closed": facts["closed"],
+                             "certified": outcome.ok, "failure": outcome.failure})
+        result.boxes, result.history = cert.boxes, k
+        result.margin, result.failure = outcome.margin, outcome.failure
+        if facts["counterexample"] is not None:
+            a, b, bits = facts["counterexample"]
+            result.counterexample = facts["counterexample"]
+            result.failure = (f"counterexample: the model gets {a} + {b} ({bits}-bit inputs) "
+                              f"wrong (float64 simulation)")
+            break
+        if outcome.ok:
+            result.certified, result.certificate = True, cert
+            break
+    result.seconds = time.perf_counter() - start
+    return result
