@@ -23,3 +23,11 @@ def fast_seed0():
     from gru_tutorial.train import train
 
     return train("fast", seed=0, progress=False)
+
+
+@pytest.fixture(scope="session")
+def small_seed4():
+    """``train('small', seed=4)``: how the bundled model is made; run once."""
+    from gru_tutorial.train import train
+
+    return train("small", seed=4, progress=False)

@@ -117,24 +117,38 @@ def test_bad_arguments(kwargs):
         train(**{"progress": False, **kwargs})
 
 
-def test_bundled_model_is_reproducible(fast_seed0, pretrained):
+def test_bundled_model_is_reproducible(pretrained, small_seed4):
     """The bundled model is what train(recipe, seed) from its config.json produces."""
     config = json.loads((PRETRAINED_DIR / CONFIG_NAME).read_text())
     info = config["info"]
-    assert info["recipe"] == "fast" and info["seed"] == 0
+    assert info["recipe"] == "small" and info["seed"] == 4
     assert info["converged"] is True
-    assert config["model"] == {"units": RECIPES["fast"].units, "dtype": RECIPES["fast"].dtype,
-                               "init": RECIPES["fast"].init}
+    small = RECIPES["small"]
+    assert config["model"] == {"units": small.units, "dtype": small.dtype, "init": small.init}
     assert pretrained.info == info
-    result = fast_seed0  # train(info["recipe"], seed=info["seed"])
+    result = small_seed4  # train(info["recipe"], seed=info["seed"])
     assert result.converged and result.exact_accuracy == 1.0
     assert result.iterations == info["iterations"]
+    assert result.converged_at == info["converged_at"]
+    assert result.iterations == result.converged_at + small.extra_steps
     recorded = {k: v["exact_accuracy"] for k, v in info["evaluation"].items()}
     assert recorded == {str(k): v.exact_accuracy for k, v in result.evaluation.items()}
     retrained, bundled = weights_by_path(result.model), weights_by_path(pretrained)
     assert retrained.keys() == bundled.keys()
     for key in bundled:
         assert np.allclose(retrained[key], bundled[key], rtol=0, atol=1e-4), key
+
+
+def test_extra_steps_go_on_after_the_stopping_rule(small_seed4):
+    from dataclasses import replace
+
+    base = small_seed4
+    recipe = replace(RECIPES["small"], extra_steps=0)
+    first = train(recipe, seed=4, progress=False)
+    assert first.iterations == first.converged_at == base.converged_at
+    assert base.iterations == base.converged_at + RECIPES["small"].extra_steps
+    # the extra steps changed the weights
+    assert not np.allclose(first.model.V.numpy(), base.model.V.numpy())
 
 
 def test_training_batches_and_held_out_sets():
