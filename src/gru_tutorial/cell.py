@@ -256,7 +256,7 @@ class GRUCell(keras.layers.Layer):
         Same arguments and result as :meth:`run_scan`; ``x`` needs a static number
         of steps. The graph is traced again for every length, but saves the
         loop's bookkeeping, which pays off for short sequences of a fixed length
-        (chapter "Performance", ``book/06_performance.ipynb``).
+        (chapter "Performance", ``book/07_performance.ipynb``).
         """
         x, h0 = self._inputs(x, h0)
         if x.shape[1] is None:
@@ -304,7 +304,7 @@ def scan_manual_gradient(xp: tf.Tensor, h0: tf.Tensor, U_zr: tf.Tensor,
     backward pass runs one reverse ``tf.scan`` that carries ``dL/dh`` and emits the
     gradients of the gate pre-activations; the weight gradients are then one
     matmul over all time steps, not a sum built up step by step inside the loop.
-    Chapter "Performance" (``book/06_performance.ipynb``).
+    Chapter "Performance" (``book/07_performance.ipynb``).
 
     Parameters
     ----------

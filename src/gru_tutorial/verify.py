@@ -509,10 +509,15 @@ def check_certificate(model_or_weights, certificate: Certificate,
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo <= hi)):
         return CheckOutcome(False, None, "box bounds must be finite with lower <= upper")
     slack, logit_slack = run_error_bound(w)
-    if cert.slack < slack or cert.logit_slack < logit_slack:
-        return CheckOutcome(False, None, f"slacks ({cert.slack:.3g}, {cert.logit_slack:.3g}) "
-                                         f"are below the run-error bound ({slack:.3g}, "
-                                         f"{logit_slack:.3g})")
+    try:
+        given = (float(cert.slack), float(cert.logit_slack))
+    except (TypeError, ValueError):
+        return CheckOutcome(False, None, "slacks must be numbers")
+    # written so that NaN fails: every comparison with NaN is false
+    if not (np.isfinite(given).all() and given[0] >= slack and given[1] >= logit_slack):
+        return CheckOutcome(False, None, f"slacks ({given[0]:.3g}, {given[1]:.3g}) must be "
+                                         f"finite and at least the run-error bound "
+                                         f"({slack:.3g}, {logit_slack:.3g})")
     if np.any(np.abs(lo) > _H_BOUND) or np.any(np.abs(hi) > _H_BOUND):
         return CheckOutcome(False, None, f"a box leaves |h| <= {_H_BOUND}")
     # 1. the initial state
@@ -521,7 +526,7 @@ def check_certificate(model_or_weights, certificate: Certificate,
     # 2. closure: each image, widened by the slack, inside the target box
     for code in range(4):
         ilo, ihi = image(w, lo, hi, code, mean_value=mean_value)
-        ilo, ihi = _down(ilo - cert.slack), _up(ihi + cert.slack)
+        ilo, ihi = _down(ilo - given[0]), _up(ihi + given[0])
         tgt = graph.target[:, code]
         below, above = lo[tgt] - ilo, ihi - hi[tgt]
         escape = np.maximum(below, above)
@@ -533,7 +538,7 @@ def check_certificate(model_or_weights, certificate: Certificate,
                                 f"node {tgt[i]} in unit {unit} by {escape[i, unit]:.3g}")
     # 3. the readout, on every box but the start
     llo, lhi, margin_per_box = _readout(w, graph, lo, hi)
-    bad = np.flatnonzero(margin_per_box <= cert.logit_slack)
+    bad = np.flatnonzero(margin_per_box <= given[1])
     margin = float(margin_per_box.min())
     if bad.size:
         i = int(bad[0]) + 1
