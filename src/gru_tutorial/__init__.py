@@ -14,6 +14,8 @@ The package behind the book in ``book/``. Modules:
 ``seeding``   ``set_seed()`` for reproducible runs, ``derive_seeds()``
 ``exercises`` ``check_gru_step()`` and ``check_gru_run()``: checkers for the exercises
               in which you write a GRU step and the loop over time yourself
+``inside``    traces, linear probes, ablation, the automaton, a hand-built GRU adder
+``verify``    ``verify()``: a proof that a model adds correctly at every length
 ``cli``       the ``gru-tutorial`` command
 
 Names are loaded lazily, so ``import gru_tutorial`` is quick and TensorFlow is
