@@ -175,7 +175,7 @@ def test_float32_and_float64_runs_stay_in_the_boxes(pretrained, bundled, certs):
     TensorFlow, and in exact float64 steps) lies in the box of the node it is at, and the
     logit there has the sign of the sum bit."""
     rng = np.random.default_rng(7)
-    codes = random_codes(rng, 200, 300)
+    codes = random_codes(rng, 128, 200)
     x = np.stack([codes // 2, codes % 2], axis=-1).astype(np.float32)
     tf_states = np.asarray(pretrained.cell(x).numpy(), dtype=np.float64)
     tf_logits = np.asarray(pretrained(x).numpy(), dtype=np.float64)[..., 0]

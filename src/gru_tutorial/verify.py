@@ -44,10 +44,14 @@ import numpy as np
 from .checks import ArgumentError, check_int
 
 __all__ = ["GRUWeights", "HistoryGraph", "Certificate", "VerifyResult", "FUNCTION_ERROR",
+           "MEAN_VALUE_MAX_UNITS", "image",
            "run_error_bound", "check_certificate", "find_certificate", "verify"]
 
 FUNCTION_ERROR = {"float32": 1e-5, "float64": 1e-12}
 """Assumed largest absolute error of ``sigmoid`` and ``tanh`` as the model runs them."""
+
+MEAN_VALUE_MAX_UNITS = 64
+"""Larger models are checked with the naive interval enclosure only."""
 
 _U64 = 2.0 ** -53  # unit roundoff of float64, the arithmetic of the enclosures
 _ROUNDOFF = {"float32": 2.0 ** -24, "float64": _U64}
@@ -315,7 +319,9 @@ def _naive_image(w: GRUWeights, lo, hi, x) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _mid_rad(lo, hi):
-    return 0.5 * (lo + hi), 0.5 * (hi - lo) * (1 + 4 * _U64) + _TINY
+    """Midpoint-radius form of ``[lo, hi]``: ``[mid - rad, mid + rad]`` contains it."""
+    mid = 0.5 * (lo + hi)
+    return mid, _up(np.maximum(hi - mid, mid - lo)) * (1 + 4 * _U64) + _TINY
 
 
 def _mr_product(a, b):
@@ -369,7 +375,8 @@ def image(weights: GRUWeights, lo: np.ndarray, hi: np.ndarray, code: int,
         Input pair ``2 a + b``, 0 to 3.
     mean_value : bool
         Intersect the naive enclosure with the mean-value form (tighter for small
-        boxes, costs ``units^2`` per box).
+        boxes; costs ``units^3`` per box, so only for up to
+        :data:`MEAN_VALUE_MAX_UNITS` units).
 
     Returns
     -------
@@ -378,14 +385,18 @@ def image(weights: GRUWeights, lo: np.ndarray, hi: np.ndarray, code: int,
     """
     x = np.broadcast_to(_INPUTS[code], (lo.shape[0], 2))
     low, high = _naive_image(weights, lo, hi, x)
-    if mean_value:
-        mid = 0.5 * (lo + hi)
-        rad = _up(np.maximum(hi - mid, mid - lo))
-        flo, fhi = _naive_image(weights, mid, mid, x)  # F(mid), enclosed
-        spread = np.einsum("nij,nj->ni", _jacobian_bound(weights, lo, hi, x), rad)
-        spread = _up(spread * (1 + _gamma(2 * weights.units + 4)))
-        low = np.maximum(low, _down(flo - spread))
-        high = np.minimum(high, _up(fhi + spread))
+    if mean_value and weights.units <= MEAN_VALUE_MAX_UNITS:
+        # boxes in chunks, so that the Jacobian bounds (boxes x units x units) stay small
+        rows = max(1, (1 << 22) // weights.units ** 2)
+        for i in range(0, lo.shape[0], rows):
+            part = slice(i, i + rows)
+            mid = 0.5 * (lo[part] + hi[part])
+            rad = _up(np.maximum(hi[part] - mid, mid - lo[part]))
+            flo, fhi = _naive_image(weights, mid, mid, x[part])  # F(mid), enclosed
+            jac = _jacobian_bound(weights, lo[part], hi[part], x[part])
+            spread = _up(np.einsum("nij,nj->ni", jac, rad) * (1 + _gamma(2 * weights.units + 4)))
+            low[part] = np.maximum(low[part], _down(flo - spread))
+            high[part] = np.minimum(high[part], _up(fhi + spread))
     return low, high
 
 
