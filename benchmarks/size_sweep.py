@@ -10,19 +10,21 @@ held-out random sums each of 20, 200 and 1,000 bits plus the adversarial
 1,000-bit sums; that step is its "iterations to exact". A run that never gets
 there within the cap counts as a failure.
 
+Every run is trained on for ``--extra`` more steps (default 100, as in the
+``small`` recipe that made the bundled model) after the stopping rule is met.
 Per run: converged or not, iterations to exact, wall seconds (building the
-model, tracing and the training loop with its held-out checks), and the exact
-accuracy on the last training batch (measured before the last step, from the
-run's ``History``). If the module ``gru_tutorial.verify`` exists when the
-benchmark starts, every converged model is also passed to
-``gru_tutorial.verify.verify`` and its ``certified``, ``boxes`` and ``seconds``
-are recorded (an exception is recorded as a string instead); otherwise
-``certified`` is None. The JSON records the SHA-256 of the verifier's source
-used, as it may change between runs.
+model, tracing and the training loop with its held-out checks), the exact
+accuracy on the last training batch (from the run's ``History``), whether the
+held-out sets are still all exact after the extra steps, and the verdicts of
+``gru_tutorial.verify.verify`` (with ``max_history=--max-history``, default 5)
+on the model as it was when the stopping rule was met and after the extra
+steps, with the certificate sizes. The JSON records the SHA-256 of the
+verifier's source used.
 
 Summary per hidden size: runs, success rate within the cap, median and maximum
 iterations to exact over the successful runs, median seconds over all runs, and
-(with the verifier) how many converged models were certified.
+how many converged models were certified at the stopping rule and after the
+extra steps.
 """
 
 from __future__ import annotations
@@ -62,23 +64,28 @@ def load_verifier() -> tuple[object | None, dict]:
         return None, info
 
 
-def verify_model(verifier, model) -> dict:
-    """``verifier.verify(model)``'s certified, boxes and seconds, or the error as a string."""
+def verify_model(verifier, weights, max_history: int) -> dict:
+    """``verifier.verify``'s certified, boxes, history and seconds, or the error as a string."""
     t = time.perf_counter()
     try:
-        v = verifier.verify(model)
-        return {"certified": bool(v.certified), "boxes": int(v.boxes),
-                "verify_seconds": float(v.seconds),
-                "verify_failure": getattr(v, "failure", None)}
+        v = verifier.verify(weights, max_history=max_history)
+        return {"certified": bool(v.certified), "boxes": int(v.boxes), "history": int(v.history),
+                "seconds": float(v.seconds), "failure": v.failure}
     except Exception as e:  # record it and keep sweeping
-        return {"certified": None, "verify_error": f"{type(e).__name__}: {e}",
-                "verify_wall_seconds": time.perf_counter() - t}
+        return {"certified": None, "error": f"{type(e).__name__}: {e}",
+                "seconds": time.perf_counter() - t}
 
 
-def one_run(units: int, seed: int, cap: int, verifier) -> dict:
-    """The fast recipe with ``units`` hidden units and seed ``seed``, at most ``cap`` steps."""
+def one_run(units: int, seed: int, cap: int, extra: int, verifier, max_history: int) -> dict:
+    """The fast recipe with ``units`` hidden units and seed ``seed``, at most ``cap`` steps,
+    then ``extra`` steps more once exact."""
+    from gru_tutorial.verify import GRUWeights
+
     t = time.perf_counter()
-    tr = Trainer("fast", seed, units=units, max_steps=cap)
+    tr = Trainer("fast", seed, units=units, max_steps=cap, extra_steps=extra)
+    at_rule = []
+    tr.add_callback(lambda r: at_rule.append(GRUWeights.from_model(r.model))
+                    if r.iteration == r.converged_at else None)
     res = tr.run()
     seconds = time.perf_counter() - t
     converged = tr.converged_at is not None
@@ -87,13 +94,14 @@ def one_run(units: int, seed: int, cap: int, verifier) -> dict:
            "iterations": tr.converged_at, "steps_taken": res.iterations,
            "seconds": seconds,
            "final_batch_exact_accuracy": h.exact_accuracy[-1] if h.exact_accuracy else None,
-           "held_out_checks": len(h.checks)}
+           "held_out_checks": len(h.checks),
+           "still_exact": (all(v.exact_accuracy == 1.0 for v in res.evaluation.values())
+                           if converged else None)}
     if converged and isinstance(verifier, str):
-        out.update(certified=None, verify_error=verifier)  # the module failed to import
+        out["verify_error"] = verifier  # the module failed to import
     elif converged and verifier is not None:
-        out.update(verify_model(verifier, tr.model))
-    else:
-        out["certified"] = None  # no verifier, or not exact even on the held-out sets
+        out["at_rule"] = verify_model(verifier, at_rule[0], max_history)
+        out["after_extra"] = verify_model(verifier, GRUWeights.from_model(tr.model), max_history)
     return out
 
 
@@ -106,6 +114,10 @@ def main() -> None:
                    help="seeds 0 .. N-1 per hidden size (default 20; --quick: 2)")
     p.add_argument("--cap", type=int, default=None,
                    help="at most this many iterations per run (default 2000; --quick: 100)")
+    p.add_argument("--extra", type=int, default=100,
+                   help="steps to train on after the stopping rule (default 100)")
+    p.add_argument("--max-history", type=int, default=5,
+                   help="verify's max_history (default 5)")
     args = p.parse_args()
     units = list(args.units or (QUICK_UNITS if args.quick else UNITS))
     seeds = list(range(args.seeds if args.seeds is not None else 2 if args.quick else 20))
@@ -121,12 +133,14 @@ def main() -> None:
     runs = []
     for u in units:
         for s in seeds:
-            r = one_run(u, s, cap, verifier)
+            r = one_run(u, s, cap, args.extra, verifier, args.max_history)
             runs.append(r)
             result = f"exact at {r['iterations']}" if r["converged"] else "not exact"
             log(f"units {u} seed {s}: {result} ({r['steps_taken']} steps, "
                 f"{r['seconds']:.1f}s, last batch exact "
-                f"{r['final_batch_exact_accuracy']}, certified {r.get('certified')}"
+                f"{r['final_batch_exact_accuracy']}, certified at the rule "
+                f"{r.get('at_rule', {}).get('certified')}, after {args.extra} more "
+                f"{r.get('after_extra', {}).get('certified')}"
                 + (f", {r['verify_error']}" if "verify_error" in r else "") + ")")
     summ = {}
     rows = []
@@ -139,19 +153,25 @@ def main() -> None:
              "seconds": summary([r["seconds"] for r in rs]),
              "failed_seeds": [r["seed"] for r in rs if not r["converged"]]}
         if has_verify:
-            s["certified"] = sum(r.get("certified") is True for r in ok)
-            s["verify_errors"] = sum("verify_error" in r for r in ok)
+            s["certified_at_rule"] = sum(r.get("at_rule", {}).get("certified") is True
+                                         for r in ok)
+            s["certified_after_extra"] = sum(r.get("after_extra", {}).get("certified") is True
+                                             for r in ok)
+            s["still_exact"] = sum(r["still_exact"] is True for r in ok)
+            s["verify_errors"] = sum("verify_error" in r or "error" in r.get("at_rule", {})
+                                     or "error" in r.get("after_extra", {}) for r in ok)
         summ[str(u)] = s
         it = s["iterations"]
         rows.append([u, s["runs"], f"{s['converged']}/{s['runs']} ({s['success_rate']:.0%})",
                      f"{it['median']:g}" if it else "-", it["max"] if it else "-",
                      f"{statistics.median(r['seconds'] for r in rs):.1f}",
-                     (f"{s['certified']}/{s['converged']}"
+                     (f"{s['certified_at_rule']} / {s['certified_after_extra']}"
                       + (f" ({s['verify_errors']} errors)" if s["verify_errors"] else ""))
                      if has_verify else "n/a",
                      ", ".join(map(str, s["failed_seeds"])) or "-"])
     table = markdown_table(["units", "runs", "exact within cap", "median iterations",
-                            "max iterations", "median seconds", "certified",
+                            "max iterations", "median seconds",
+                            "certified at rule / after extra",
                             "seeds not exact"], rows)
     table += (f"\nThe `fast` recipe unchanged except for its number of hidden units and its "
               f"step limit ({cap} iterations instead of the recipe's 1,000); seeds "
@@ -160,10 +180,13 @@ def main() -> None:
               "adversarial 1,000-bit sums. Iterations are over the runs that got there; "
               "seconds (model building, tracing and training with its held-out checks) over "
               "all runs. "
-              + ("Certified: converged models that `gru_tutorial.verify.verify` certified."
+              + (f"Certified: converged models that `gru_tutorial.verify.verify` (max_history "
+                 f"{args.max_history}) certified when the stopping rule was met / after "
+                 f"{args.extra} more steps."
                  if has_verify else "Certified: n/a (no `gru_tutorial.verify` module when "
                  "this ran).") + "\n")
     run.write({"units": units, "seeds": seeds, "cap": cap, "recipe": "fast",
+               "extra_steps": args.extra, "max_history": args.max_history,
                "verifier": verify_info, "runs": runs, "summary": summ}, table)
 
 

@@ -15,9 +15,9 @@ import numpy as np
 
 from .bits import check_nonnegative_int
 from .checks import ArgumentError, check_int
-from .verify import GRUWeights, _weights
+from .verify import GRUWeights, HistoryGraph, _weights
 
-__all__ = ["trace", "collect_states", "StateSample", "Probe", "fit_probe", "ablate",
+__all__ = ["trace", "collect_states", "StateSample", "state_spread", "Probe", "fit_probe", "ablate",
            "extract_automaton", "FULL_ADDER", "hand_built_weights", "to_model"]
 
 FULL_ADDER = {(c, a, b): ((a + b + c) // 2, (a + b + c) % 2)
@@ -144,6 +144,49 @@ def collect_states(model, count: int = 200, bits: int = 200, seed: int = 0,
     # order rows sum by sum, so that row i * steps + t is step t + 1 of sum i
     return StateSample(**{k: np.stack(v, axis=1).reshape(count * steps, *np.shape(v[0])[1:])
                           for k, v in rows.items()}, steps=steps)
+
+
+def state_spread(sample: StateSample, history: int = 0) -> dict:
+    """How far apart the states are that the task says should be alike.
+
+    With ``history=0``, states are grouped by ``(a, b, carry_in)``: the task's
+    answer at a step depends only on them. With ``history=k``, they are grouped
+    by the node of :class:`~gru_tutorial.verify.HistoryGraph` ``(k)`` they are
+    reached at: the carry before the last ``k`` input pairs and those pairs, the
+    grouping a certificate of that window uses.
+
+    Parameters
+    ----------
+    sample : StateSample
+        States on random sums (from :func:`collect_states`).
+    history : int
+        0, or the window length (1 to 8).
+
+    Returns
+    -------
+    dict
+        Group key (``(a, b, carry_in)``, or the node index) -> ``max - min`` of
+        each unit over the group's states; groups that do not occur are left out.
+    """
+    history = check_int(history, "history", 0, 8)
+    if history == 0:
+        keys = sample.a * 4 + sample.b * 2 + sample.carry_in
+        names = {k: (k // 4, (k // 2) % 2, k % 2) for k in range(8)}
+    else:
+        graph = HistoryGraph(history)
+        codes = (2 * sample.a + sample.b).reshape(-1, sample.steps)
+        node = np.zeros(codes.shape[0], dtype=np.int64)
+        keys = np.zeros(codes.shape, dtype=np.int64)
+        for t in range(sample.steps):
+            node = graph.target[node, codes[:, t]]
+            keys[:, t] = node
+        keys = keys.reshape(-1)
+        names = {k: k for k in range(len(graph.nodes))}
+    out = {}
+    for k in np.unique(keys):
+        group = sample.h[keys == k]
+        out[names[int(k)]] = group.max(0) - group.min(0)
+    return dict(sorted(out.items()))
 
 
 @dataclass
@@ -330,7 +373,11 @@ def hand_built_weights(sharpness: float = 20.0, sum_gain: float = 1.0,
     GRUWeights
         Float64 weights (``dtype='float32'``: the model they are meant for).
     """
-    k, g, s = (float(v) for v in (sharpness, sum_gain, saturation))
+    try:
+        k, g, s = (float(v) for v in (sharpness, sum_gain, saturation))
+    except (TypeError, ValueError):
+        raise ArgumentError("sharpness, sum_gain and saturation must be numbers, got "
+                            f"{sharpness!r}, {sum_gain!r}, {saturation!r}") from None
     if not (k > 0 and g > 0 and s > 0 and all(np.isfinite((k, g, s)))):
         raise ArgumentError("sharpness, sum_gain and saturation must be positive and finite")
     zeros = np.zeros((2, 2))
