@@ -243,6 +243,8 @@ def fit_probe(h: np.ndarray, target: np.ndarray, ridge: float = 1e-3, seed: int 
     if h.ndim != 2 or y.shape != (h.shape[0],) or h.shape[0] < 4:
         raise ArgumentError(f"need states (n, units) and n targets, n >= 4; got {h.shape} "
                             f"and {y.shape}")
+    if not np.all(np.isfinite(h)):
+        raise ArgumentError("states must be finite")
     if not np.isin(y, (0, 1)).all():
         raise ArgumentError("target must hold only 0s and 1s")
     order = np.random.default_rng(seed).permutation(len(y))
@@ -291,10 +293,10 @@ def ablate(model, units: Sequence[int], value: float | str = 0.0, count: int = 2
     if value == "mean":
         means = collect_states(w, count, bits, seed).h.mean(0)
         clamp = {u: float(means[u]) for u in units}
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+    elif isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value):
         clamp = {u: float(value) for u in units}
     else:
-        raise ArgumentError(f"value must be a number or 'mean', got {value!r}")
+        raise ArgumentError(f"value must be a finite number or 'mean', got {value!r}")
     sample = collect_states(w, count, bits, seed, clamp=clamp)
     right = (w.logits(sample.h) > 0) == (sample.sum_bit == 1)
     return {"exact_accuracy": float(right.reshape(count, bits + 1).all(1).mean()),

@@ -24,13 +24,16 @@ What is proven. Images are enclosed with interval arithmetic on the model's
 weights (float32 weights are exact in float64): the naive interval extension of
 the step intersected with the mean-value form ``F(m) + J(B)(B - m)``. Every
 float64 operation of the enclosure is widened by a bound on its rounding error,
-assuming NumPy's float64 ``exp`` and ``tanh`` are accurate to 8 ulps (glibc
-documents 1 and 2). The slack of condition 2 bounds the error of running the
+assuming NumPy's float64 ``exp`` and ``tanh`` are within ``8 * 2**-53`` relative
+error (4 ulps; glibc documents 1 and 2, and NumPy's SIMD versions stay within
+that). The slack of condition 2 bounds the error of running the
 model in its own dtype: ``gamma_n`` bounds on every dot product (any summation
 order, with or without fused multiply-add) and an assumed accuracy of the
 dtype's ``sigmoid`` and ``tanh`` (:data:`FUNCTION_ERROR`, which the chapter
-measures). So a certificate proves that the model, run step by step in its
-dtype, predicts every bit of every sum, given those two accuracy assumptions.
+measures). Matrix products must be true float32 products, as on CPUs (GPUs that
+use TF32 for float32 matrix products break that bound). So a certificate proves
+that the model, run step by step in its dtype, predicts every bit of every sum,
+given those two accuracy assumptions.
 """
 
 from __future__ import annotations
@@ -111,7 +114,10 @@ class GRUWeights:
         units = np.shape(self.U_z)[0] if np.ndim(self.U_z) == 2 else 0
         shapes = {"W": (2, units), "U": (units, units), "b": (units,)}
         for name in ("W_z", "W_r", "W_h", "U_z", "U_r", "U_h", "b_z", "b_r", "b_h", "V"):
-            value = np.asarray(getattr(self, name), dtype=np.float64)
+            try:
+                value = np.asarray(getattr(self, name), dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ArgumentError(f"{name} must be an array of numbers") from None
             want = (units,) if name == "V" else shapes[name[0]]
             if units < 1 or value.shape != want:
                 raise ArgumentError(f"{name} must have shape {want} (units >= 1), "
@@ -119,7 +125,10 @@ class GRUWeights:
             if not np.all(np.isfinite(value)):
                 raise ArgumentError(f"{name} has non-finite values")
             object.__setattr__(self, name, value)
-        c = float(self.c)
+        try:
+            c = float(self.c)
+        except (TypeError, ValueError):
+            raise ArgumentError(f"c must be a number, got {self.c!r}") from None
         if not np.isfinite(c):
             raise ArgumentError(f"c must be finite, got {c}")
         object.__setattr__(self, "c", c)
@@ -395,8 +404,9 @@ def image(weights: GRUWeights, lo: np.ndarray, hi: np.ndarray, code: int,
             flo, fhi = _naive_image(weights, mid, mid, x[part])  # F(mid), enclosed
             jac = _jacobian_bound(weights, lo[part], hi[part], x[part])
             spread = _up(np.einsum("nij,nj->ni", jac, rad) * (1 + _gamma(2 * weights.units + 4)))
-            low[part] = np.maximum(low[part], _down(flo - spread))
-            high[part] = np.minimum(high[part], _up(fhi + spread))
+            # fmax/fmin: an overflowed (NaN) mean-value bound leaves the naive one
+            low[part] = np.fmax(low[part], _down(flo - spread))
+            high[part] = np.fmin(high[part], _up(fhi + spread))
     return low, high
 
 
@@ -511,7 +521,10 @@ def check_certificate(model_or_weights, certificate: Certificate,
     """
     w = _weights(model_or_weights)
     cert = certificate
-    graph = cert.graph
+    try:
+        graph = cert.graph
+    except ArgumentError as exc:
+        return CheckOutcome(False, None, f"bad certificate: {exc}")
     n = len(graph.nodes)
     lo, hi = np.asarray(cert.lower, dtype=np.float64), np.asarray(cert.upper, dtype=np.float64)
     if lo.shape != (n, w.units) or hi.shape != (n, w.units):
@@ -541,7 +554,7 @@ def check_certificate(model_or_weights, certificate: Certificate,
         tgt = graph.target[:, code]
         below, above = lo[tgt] - ilo, ihi - hi[tgt]
         escape = np.maximum(below, above)
-        if np.any(escape > 0):
+        if not np.all(escape <= 0):  # written so that NaN fails too
             i, unit = np.unravel_index(int(np.argmax(escape)), escape.shape)
             return CheckOutcome(False, None,
                                 f"closure: from node {i} ({graph.describe(int(i))}) with input "
@@ -549,7 +562,7 @@ def check_certificate(model_or_weights, certificate: Certificate,
                                 f"node {tgt[i]} in unit {unit} by {escape[i, unit]:.3g}")
     # 3. the readout, on every box but the start
     llo, lhi, margin_per_box = _readout(w, graph, lo, hi)
-    bad = np.flatnonzero(margin_per_box <= given[1])
+    bad = np.flatnonzero(~(margin_per_box > given[1]))  # NaN fails too
     margin = float(margin_per_box.min())
     if bad.size:
         i = int(bad[0]) + 1
