@@ -283,6 +283,19 @@ def test_perturbed_models_certified_only_if_right(bundled, scratch):
     assert len(certified) >= 3 and len(wrong) >= 3, (certified, wrong)
 
 
+def test_cli_verify_exits_1_on_a_perturbed_model_that_errs(bundled, scratch, capsys, tmp_path):
+    """A noisy copy of the bundled model, saved and verified from the command line."""
+    w = noisy(bundled, 0.2, 0)
+    assert not is_right(scratch, w)  # it makes mistakes (and leaves them in `scratch`)
+    save_model(scratch, tmp_path / "noisy")
+    assert main(["verify", "--model", str(tmp_path / "noisy")]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith("not certified") and len(out.splitlines()) == 1
+    assert main(["verify", "--model", str(tmp_path / "noisy"), "--json"]) == 1
+    result = json.loads(capsys.readouterr().out)
+    assert result["certified"] is False and result["failure"]
+
+
 def readout_variants(w):
     """Models with the bundled dynamics and changed readouts (V, c)."""
     yield "c - 2.5", dataclasses.replace(w, c=w.c - 2.5)
