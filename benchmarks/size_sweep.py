@@ -11,9 +11,10 @@ held-out random sums each of 20, 200 and 1,000 bits plus the adversarial
 there within the cap counts as a failure.
 
 Every run is trained on for ``--extra`` more steps (default 100, as in the
-``small`` recipe that made the bundled model) after the stopping rule is met.
-Per run: converged or not, iterations to exact, wall seconds (building the
-model, tracing and the training loop with its held-out checks), the exact
+``small`` recipe that made the bundled model) after the stopping rule is met,
+but never past the cap. Per run: converged or not, iterations to exact, steps
+taken, wall seconds of the whole run (building the model, tracing, the training
+loop with its held-out checks, and the extra steps), the exact
 accuracy on the last training batch (from the run's ``History``), whether the
 held-out sets are still all exact after the extra steps, and the verdicts of
 ``gru_tutorial.verify.verify`` (with ``max_history=--max-history``, default 5)
@@ -79,13 +80,12 @@ def verify_model(verifier, weights, max_history: int) -> dict:
 def one_run(units: int, seed: int, cap: int, extra: int, verifier, max_history: int) -> dict:
     """The fast recipe with ``units`` hidden units and seed ``seed``, at most ``cap`` steps,
     then ``extra`` steps more once exact."""
-    from gru_tutorial.verify import GRUWeights
-
     t = time.perf_counter()
     tr = Trainer("fast", seed, units=units, max_steps=cap, extra_steps=extra)
     at_rule = []
-    tr.add_callback(lambda r: at_rule.append(GRUWeights.from_model(r.model))
-                    if r.iteration == r.converged_at else None)
+    if verifier is not None and not isinstance(verifier, str):
+        tr.add_callback(lambda r: at_rule.append(verifier.GRUWeights.from_model(r.model))
+                        if r.iteration == r.converged_at else None)
     res = tr.run()
     seconds = time.perf_counter() - t
     converged = tr.converged_at is not None
@@ -101,7 +101,8 @@ def one_run(units: int, seed: int, cap: int, extra: int, verifier, max_history: 
         out["verify_error"] = verifier  # the module failed to import
     elif converged and verifier is not None:
         out["at_rule"] = verify_model(verifier, at_rule[0], max_history)
-        out["after_extra"] = verify_model(verifier, GRUWeights.from_model(tr.model), max_history)
+        out["after_extra"] = verify_model(verifier, verifier.GRUWeights.from_model(tr.model),
+                                          max_history)
     return out
 
 
@@ -178,7 +179,8 @@ def main() -> None:
               f"{seeds[0]} .. {seeds[-1]}. \"Exact\": the recipe's stopping rule, exact on "
               "1,000 held-out random sums each of 20, 200 and 1,000 bits and on the "
               "adversarial 1,000-bit sums. Iterations are over the runs that got there; "
-              "seconds (model building, tracing and training with its held-out checks) over "
+              "seconds (model building, tracing, training with its held-out checks and the "
+              "extra steps) over "
               "all runs. "
               + (f"Certified: converged models that `gru_tutorial.verify.verify` (max_history "
                  f"{args.max_history}) certified when the stopping rule was met / after "
