@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bits import check_nonnegative_int
+from .bits import check_nonnegative_int, to_bits
 from .checks import ArgumentError, check_int
+from .data import carries, random_batch
 from .verify import GRUWeights, HistoryGraph, _weights
 
 __all__ = ["trace", "collect_states", "StateSample", "state_spread", "Probe", "fit_probe", "ablate",
@@ -23,10 +24,6 @@ __all__ = ["trace", "collect_states", "StateSample", "state_spread", "Probe", "f
 FULL_ADDER = {(c, a, b): ((a + b + c) // 2, (a + b + c) % 2)
               for c in (0, 1) for a in (0, 1) for b in (0, 1)}
 """``(carry_in, a, b) -> (carry_out, sum_bit)``: the two-state machine of binary addition."""
-
-
-def _bits_of(n: int, length: int) -> np.ndarray:
-    return np.array([(n >> t) & 1 for t in range(length)], dtype=np.int64)
 
 
 def trace(model, a: int, b: int, steps: int | None = None) -> dict[str, np.ndarray]:
@@ -53,7 +50,8 @@ def trace(model, a: int, b: int, steps: int | None = None) -> dict[str, np.ndarr
     a, b = check_nonnegative_int(a, "a"), check_nonnegative_int(b, "b")
     need = max(a.bit_length(), b.bit_length()) + 1
     steps = need if steps is None else check_int(steps, "steps", need, 1 << 20)
-    bits_a, bits_b = _bits_of(a, steps), _bits_of(b, steps)
+    bits_a = to_bits(a, steps).astype(np.int64)
+    bits_b = to_bits(b, steps).astype(np.int64)
     out = {k: np.zeros((steps, w.units)) for k in ("z", "r", "h_tilde", "h")}
     h = np.zeros((1, w.units))
     for t in range(steps):
@@ -61,11 +59,10 @@ def trace(model, a: int, b: int, steps: int | None = None) -> dict[str, np.ndarr
         for k in out:
             out[k][t] = g[k][0]
         h = g["h"]
-    total = a + b
-    carry = np.array([((a & ((1 << (t + 1)) - 1)) + (b & ((1 << (t + 1)) - 1))) >> (t + 1)
-                      for t in range(steps)], dtype=np.int64)
+    carry = carries(np.stack([bits_a, bits_b], axis=-1)[None])[0]
     logit = w.logits(out["h"])
-    return {"a": bits_a, "b": bits_b, "sum": _bits_of(total, steps), "carry": carry,
+    return {"a": bits_a, "b": bits_b, "sum": to_bits(a + b, steps).astype(np.int64),
+            "carry": carry,
             "logit": logit, "predicted": (logit > 0).astype(np.int64), **out}
 
 
@@ -98,6 +95,9 @@ def collect_states(model, count: int = 200, bits: int = 200, seed: int = 0,
                    clamp: dict[int, float] | None = None) -> StateSample:
     """Run the network on ``count`` random sums of ``bits`` bits with mixed bit density.
 
+    The sums come from :func:`~gru_tutorial.data.random_batch` with
+    ``mixed_density=True``, as the fast recipe's training sums do.
+
     Parameters
     ----------
     model : BitAdder or GRUWeights
@@ -123,12 +123,10 @@ def collect_states(model, count: int = 200, bits: int = 200, seed: int = 0,
     clamp = {} if clamp is None else dict(clamp)
     for unit in clamp:
         check_int(unit, "a clamped unit", 0, w.units - 1)
-    rng = np.random.default_rng(seed)
-    density = rng.uniform(0.05, 0.95, size=(count, 1))
+    # the training data's generator: each operand draws its own density of ones
+    x = random_batch(count, bits, seed, mixed_density=True).x.astype(np.int64)
+    a, b = x[:, :, 0], x[:, :, 1]  # the last step is (0, 0): room for the last carry
     steps = bits + 1
-    a = (rng.random((count, steps)) < density).astype(np.int64)
-    b = (rng.random((count, steps)) < density).astype(np.int64)
-    a[:, -1] = b[:, -1] = 0  # room for the last carry, as the model's encoding has
     h = np.zeros((count, w.units))
     carry = np.zeros(count, dtype=np.int64)
     rows = {k: [] for k in ("h", "a", "b", "carry_in", "carry_out", "sum_bit")}
