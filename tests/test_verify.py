@@ -20,7 +20,7 @@ from gru_tutorial import verify as V
 from gru_tutorial.checks import ArgumentError
 from gru_tutorial.cli import main
 from gru_tutorial.evaluate import evaluate, evaluate_adversarial
-from gru_tutorial.inside import hand_built_weights, to_model
+from gru_tutorial.inside import assign_weights, hand_built_weights, to_model
 from gru_tutorial.saving import save_model
 from gru_tutorial.verify import (
     Certificate,
@@ -58,10 +58,7 @@ def noisy(w, scale, seed):
 def is_right(model, weights):
     """Whether the float32 TensorFlow ``model``, given these weights, gets 300 random 200-bit
     sums and the adversarial 200-bit sums exactly right."""
-    for name in ARRAYS[:-1]:
-        getattr(model.cell, name).assign(getattr(weights, name))
-    model.V.assign(weights.V[:, None])
-    model.c.assign([weights.c])
+    assign_weights(model, weights)
     return (evaluate(model, bits=200, count=300, seed=1).exact_accuracy == 1.0
             and all(evaluate_adversarial(model, 200).values()))
 

@@ -19,7 +19,7 @@ from .data import carries, random_batch
 from .verify import GRUWeights, HistoryGraph, _weights
 
 __all__ = ["trace", "collect_states", "StateSample", "state_spread", "Probe", "fit_probe", "ablate",
-           "extract_automaton", "FULL_ADDER", "hand_built_weights", "to_model"]
+           "extract_automaton", "FULL_ADDER", "hand_built_weights", "to_model", "assign_weights"]
 
 FULL_ADDER = {(c, a, b): ((a + b + c) // 2, (a + b + c) % 2)
               for c in (0, 1) for a in (0, 1) for b in (0, 1)}
@@ -405,7 +405,26 @@ def to_model(weights: GRUWeights):
     """
     from .model import BitAdder
 
-    model = BitAdder(units=weights.units, dtype=weights.dtype)
+    return assign_weights(BitAdder(units=weights.units, dtype=weights.dtype), weights)
+
+
+def assign_weights(model, weights: GRUWeights):
+    """Load ``weights`` into an existing :class:`~gru_tutorial.model.BitAdder` of the same size.
+
+    Parameters
+    ----------
+    model : BitAdder
+        The model to change (in place).
+    weights : GRUWeights
+        Weights with ``model.units`` units.
+
+    Returns
+    -------
+    BitAdder
+        ``model``.
+    """
+    if model.units != weights.units:
+        raise ArgumentError(f"the model has {model.units} units, the weights {weights.units}")
     for name in ("W_z", "W_r", "W_h", "U_z", "U_r", "U_h", "b_z", "b_r", "b_h"):
         getattr(model.cell, name).assign(getattr(weights, name))
     model.V.assign(weights.V[:, None])

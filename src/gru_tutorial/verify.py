@@ -155,10 +155,7 @@ class GRUWeights:
 
     def step(self, h: np.ndarray, x: np.ndarray) -> np.ndarray:
         """One GRU step in float64 for states ``h`` (batch, units) and inputs ``x`` (batch, 2)."""
-        z = _sigmoid(x @ self.W_z + h @ self.U_z + self.b_z)
-        r = _sigmoid(x @ self.W_r + h @ self.U_r + self.b_r)
-        h_tilde = np.tanh(x @ self.W_h + (r * h) @ self.U_h + self.b_h)
-        return (1 - z) * h + z * h_tilde
+        return self.gates(h, x)["h"]
 
     def logits(self, h: np.ndarray) -> np.ndarray:
         """Readout logits ``h V + c`` for states ``h`` (..., units)."""
