@@ -125,7 +125,8 @@ def test_train_json_then_use_the_model(capsys, tmp_path):
     assert config["info"]["recipe"] == "seed" and config["info"]["seed"] == 2
     assert config["info"]["iterations"] == 4
     model = load_model(out_dir)
-    assert model.get_config() == {"units": 16, "dtype": "float64", "init": "seed"}
+    assert model.get_config() == {"units": 16, "dtype": "float64", "init": "seed",
+                                  "cell": "gru"}
     # the saved model is usable from the command line
     status, out, _ = run(["eval", "--json", "--model", str(out_dir), "--bits", "4",
                           "--count", "10"], capsys)
@@ -234,7 +235,7 @@ def test_huge_units_in_a_model_file(capsys, tmp_path):
 _TOKENS = ["add", "train", "eval", "--model", "--bits", "--count", "--seed", "--json", "--out",
            "--recipe", "--max-steps", "--quiet", "fast", "seed", "-h", "--", "-", "0", "1", "7",
            "-3", "1.5", "1e3", "0x1F", " 12 ", "", "²", "٣", "99999999999999999999",
-           "nan", "gru-model", "--bits=3", "--count=2"]
+           "nan", "gru-model", "--bits=3", "--count=2", "--cell", "lstm", "rnn", "GRU"]
 
 
 @pytest.fixture
@@ -243,10 +244,12 @@ def quick_commands(monkeypatch, tmp_path, pretrained):
     import gru_tutorial.evaluate
     import gru_tutorial.train
     from gru_tutorial.evaluate import EvalResult
+    from gru_tutorial.recipes import CELLS
     from gru_tutorial.train import RECIPES, History, TrainResult
 
-    def fake_train(recipe, seed=0, max_steps=None, progress=True):
+    def fake_train(recipe, seed=0, max_steps=None, cell=None, progress=True):
         assert recipe in RECIPES and seed >= 0 and (max_steps is None or max_steps >= 1)
+        assert cell is None or cell in CELLS
         return TrainResult(pretrained, RECIPES[recipe], seed, 1, 0.0, True, {}, History())
 
     def fake_evaluate(model, bits, count, seed):

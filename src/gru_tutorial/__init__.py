@@ -3,10 +3,11 @@
 The package behind the book in ``book/``. Modules:
 
 ``checks``    one argument checker, the errors, the size limits (no TensorFlow)
-``recipes``   the ``seed`` and ``fast`` training recipes (no TensorFlow)
+``recipes``   the ``seed``, ``fast`` and ``small`` training recipes (no TensorFlow)
 ``bits``      integers <-> reversed bitstrings
 ``data``      addition problems as bit sequences; carries and carry chains
 ``cell``      the GRU cell from the four equations, and the bridge to Keras
+``cells``     a plain RNN and an LSTM built the same way, Keras's GRU, ``make_cell``
 ``model``     the bit adder (cell over time + readout), ``BitAdder.add``
 ``train``     the training loop (``Trainer``, ``train()``, ``make_train_step``)
 ``evaluate``  exact and bit accuracy, adversarial sums, ``evaluate()``
@@ -41,6 +42,10 @@ _EXPORTS = {
     "ArgumentError": "checks", "ModelFileError": "checks",
     "BitsError": "bits", "from_bits": "bits", "to_bits": "bits",
     "GRUCell": "cell", "copy_keras_gru_weights": "cell", "from_keras_gru": "cell",
+    "RecurrentCell": "cell",
+    "RNNCell": "cells", "LSTMCell": "cells", "KerasGRU": "cells", "make_cell": "cells",
+    "copy_keras_simple_rnn_weights": "cells", "from_keras_simple_rnn": "cells",
+    "copy_keras_lstm_weights": "cells", "from_keras_lstm": "cells", "CELLS": "recipes",
     "AdditionBatch": "data", "encode_pairs": "data", "random_batch": "data",
     "seed_dataset": "data", "carries": "data", "carry_chains": "data",
     "longest_carry_chain": "data",

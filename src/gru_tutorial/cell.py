@@ -26,7 +26,7 @@ from .checks import MAX_UNITS, ArgumentError, check_int
 from .recipes import DTYPES
 from .seeding import derive_seeds
 
-__all__ = ["GRUCell", "from_keras_gru", "copy_keras_gru_weights", "scan_manual_gradient",
+__all__ = ["RecurrentCell", "GRUCell", "from_keras_gru", "copy_keras_gru_weights", "scan_manual_gradient",
            "make_initializer", "INITIALIZERS"]
 
 _GATES = ("z", "r", "h")
@@ -72,7 +72,207 @@ def make_initializer(spec: str | keras.initializers.Initializer,
         "keras.initializers.Initializer")
 
 
-class GRUCell(keras.layers.Layer):
+class RecurrentCell(keras.layers.Layer):
+    """What every recurrent cell of the package shares: named weights and the loops over time.
+
+    A subclass names its gates (:attr:`gates`) and writes two versions of one
+    time step: :meth:`step`, the equations word for word, and
+    :meth:`fused_step`, the same arithmetic arranged for speed (all input terms
+    precomputed by :meth:`project_inputs`, one matmul for the recurrent terms).
+    This class creates the weights ``W_g`` (input), ``U_g`` (recurrent) and
+    ``b_g`` (bias) of every gate ``g`` and runs the fast step over a whole
+    sequence, with ``tf.scan`` (:meth:`run_scan`) or unrolled
+    (:meth:`run_unrolled`). Chapter "Why gates?" (``book/07_why_gates.ipynb``).
+
+    Parameters
+    ----------
+    units : int
+        Size of the hidden state ``h``.
+    input_dim : int
+        Size of each input vector ``x_t``.
+    gates : tuple of str
+        Gate names: one ``W``, ``U`` and ``b`` each (``''`` names them plain
+        ``W``, ``U``, ``b``).
+    kernel_initializer, recurrent_initializer, bias_initializer : str or Initializer
+        How to initialise ``W_*``, ``U_*`` and ``b_*`` (see :data:`INITIALIZERS`).
+    seed : int, optional
+        Seed for the initializers; the same seed gives the same weights.
+    dtype : str
+        ``'float32'`` or ``'float64'``.
+    name : str
+        Layer name.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        input_dim: int,
+        gates: tuple[str, ...],
+        *,
+        kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
+        recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
+        bias_initializer: str | keras.initializers.Initializer = "zeros",
+        seed: int | None = None,
+        dtype: str = "float32",
+        name: str = "cell",
+    ) -> None:
+        units = check_int(units, "units", 1, MAX_UNITS)
+        input_dim = check_int(input_dim, "input_dim", 1, MAX_UNITS)
+        if dtype not in DTYPES:
+            raise ArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+        if seed is not None:
+            seed = check_int(seed, "seed")
+        super().__init__(dtype=dtype, name=name)
+        self.units, self.input_dim, self.gates = units, input_dim, tuple(gates)
+        specs = {"W": (kernel_initializer, (self.input_dim, self.units)),
+                 "U": (recurrent_initializer, (self.units, self.units)),
+                 "b": (bias_initializer, (self.units,))}
+        # one seed per weight, derived from `seed` (None: Keras draws them)
+        n = 3 * len(self.gates)
+        seeds = iter(derive_seeds(seed, n) if seed is not None else [None] * n)
+        for kind, (spec, shape) in specs.items():
+            for gate in self.gates:
+                var_name = f"{kind}_{gate}" if gate else kind
+                var = self.add_weight(shape=shape, initializer=make_initializer(spec, next(seeds)),
+                                      name=var_name, dtype=dtype)
+                setattr(self, var_name, var)
+        self.built = True
+
+    def _weights_of(self, kind: str) -> list[tf.Variable]:
+        return [getattr(self, f"{kind}_{g}" if g else kind) for g in self.gates]
+
+    # -- to be written by each cell ------------------------------------------
+    def step(self, x_t: tf.Tensor, state):
+        """One time step, written as the cell's equations (see the subclass)."""
+        raise NotImplementedError
+
+    def fused_step(self, xp_t: tf.Tensor, state, U: tf.Tensor):
+        """:meth:`step` with the input terms precomputed (see the subclass)."""
+        raise NotImplementedError
+
+    def initial_state(self, batch: int | tf.Tensor):
+        """The zero state for ``batch`` sequences: ``h`` of shape ``(batch, units)``."""
+        return tf.zeros([batch, self.units], dtype=self.dtype)
+
+    def hidden(self, state) -> tf.Tensor:
+        """The hidden state ``h`` inside a state (the state itself for a GRU or RNN)."""
+        return state
+
+    def fused_recurrent(self) -> tf.Tensor:
+        """The recurrent matrices :meth:`fused_step` uses, side by side."""
+        return tf.concat(self._weights_of("U"), axis=1)
+
+    # -- shared: the loops over time -----------------------------------------
+    def project_inputs(self, x: tf.Tensor) -> tf.Tensor:
+        """Input terms of every gate for all time steps in one matmul.
+
+        Parameters
+        ----------
+        x : Tensor
+            Inputs, shape ``(batch, time, input_dim)``.
+
+        Returns
+        -------
+        Tensor
+            ``x [W_g ...] + [b_g ...]`` over the gates in :attr:`gates` order,
+            shape ``(batch, time, len(gates) * units)``.
+        """
+        W = tf.concat(self._weights_of("W"), axis=1)
+        b = tf.concat(self._weights_of("b"), axis=0)
+        return tf.einsum("btd,dk->btk", x, W) + b
+
+    def call(self, x: tf.Tensor, h0=None, unroll: bool = False,
+             manual_gradient: bool = False) -> tf.Tensor:
+        """Run the cell over a whole sequence: :meth:`run_scan`, or a faster variant.
+
+        Parameters
+        ----------
+        x, h0 : Tensor
+            Inputs and initial state, as for :meth:`run_scan`.
+        unroll : bool
+            Use :meth:`run_unrolled` instead of the ``tf.scan`` loop.
+        manual_gradient : bool
+            Use the hand-written backward pass (only
+            :meth:`GRUCell.run_manual_gradient` has one).
+
+        Returns
+        -------
+        Tensor
+            All hidden states ``h_1 .. h_T``, shape ``(batch, time, units)``.
+            Every variant computes the same numbers (``tests/test_fast_paths.py``).
+        """
+        if unroll and manual_gradient:
+            raise ValueError("manual_gradient=True works with the tf.scan loop, not unroll")
+        if unroll:
+            return self.run_unrolled(x, h0)
+        if manual_gradient:
+            if not hasattr(self, "run_manual_gradient"):
+                raise ArgumentError(f"{type(self).__name__} has no hand-written gradient; "
+                                    "manual_gradient=True is for a GRUCell with its reset gate")
+            return self.run_manual_gradient(x, h0)
+        return self.run_scan(x, h0)
+
+    def _inputs(self, x: tf.Tensor, h0) -> tuple:
+        """``x`` as a tensor of the cell's dtype, and the initial state (zeros by default)."""
+        x = tf.convert_to_tensor(x, dtype=self.dtype)
+        if h0 is None:
+            h0 = self.initial_state(tf.shape(x)[0])
+        return x, h0
+
+    def run_scan(self, x: tf.Tensor, h0=None) -> tf.Tensor:
+        """Run over a sequence with ``tf.scan``: the loop :meth:`call` uses by default.
+
+        Parameters
+        ----------
+        x : Tensor
+            Inputs, shape ``(batch, time, input_dim)``.
+        h0 : Tensor or tuple of Tensor, optional
+            Initial state (``h``, or ``(h, c)`` for an LSTM); zeros by default.
+
+        Returns
+        -------
+        Tensor
+            All hidden states ``h_1 .. h_T``, shape ``(batch, time, units)``.
+        """
+        x, h0 = self._inputs(x, h0)
+        U = self.fused_recurrent()
+        xp = tf.transpose(self.project_inputs(x), [1, 0, 2])  # (time, batch, k * units)
+        states = tf.scan(lambda s, xp_t: self.fused_step(xp_t, s, U), xp, initializer=h0)
+        return tf.transpose(self.hidden(states), [1, 0, 2])  # (batch, time, units)
+
+    def run_unrolled(self, x: tf.Tensor, h0=None) -> tf.Tensor:
+        """:meth:`run_scan` without a loop: one :meth:`fused_step` per time step in the graph.
+
+        Same arguments and result as :meth:`run_scan`; ``x`` needs a static number
+        of steps. The graph is traced again for every length, but saves the
+        loop's bookkeeping, which pays off for short sequences of a fixed length
+        (chapter "Performance", ``book/08_performance.ipynb``).
+        """
+        x, h0 = self._inputs(x, h0)
+        if x.shape[1] is None:
+            raise ValueError("unroll=True needs a static number of time steps")
+        U = self.fused_recurrent()
+        state, states = h0, []
+        for xp_t in tf.unstack(self.project_inputs(x), axis=1):
+            state = self.fused_step(xp_t, state, U)
+            states.append(self.hidden(state))
+        return tf.stack(states, axis=1)
+
+    def run_stepwise(self, x: tf.Tensor, h0=None) -> tf.Tensor:
+        """:meth:`run_scan` as a plain Python loop over :meth:`step` (slow, for teaching).
+
+        Same arguments and result as :meth:`run_scan`.
+        """
+        x = tf.convert_to_tensor(x, dtype=self.dtype)
+        state = self.initial_state(x.shape[0]) if h0 is None else h0
+        states = []
+        for t in range(x.shape[1]):
+            state = self.step(x[:, t, :], state)
+            states.append(self.hidden(state))
+        return tf.stack(states, axis=1)
+
+
+class GRUCell(RecurrentCell):
     """GRU cell with nine separately named weights, as in the equations.
 
     Parameters
@@ -88,6 +288,9 @@ class GRUCell(keras.layers.Layer):
         Seed for the initializers; the same seed gives the same weights.
     dtype : str
         ``'float32'`` or ``'float64'``.
+    reset_gate : bool
+        ``False`` switches the reset gate off (``r = 1``): the "three equation"
+        GRU of the chapter "Why gates?", with no ``W_r``, ``U_r``, ``b_r``.
     name : str
         Layer name.
 
@@ -111,25 +314,16 @@ class GRUCell(keras.layers.Layer):
         bias_initializer: str | keras.initializers.Initializer = "zeros",
         seed: int | None = None,
         dtype: str = "float32",
+        reset_gate: bool = True,
         name: str = "gru_cell",
     ) -> None:
-        units = check_int(units, "units", 1, MAX_UNITS)
-        input_dim = check_int(input_dim, "input_dim", 1, MAX_UNITS)
-        if dtype not in DTYPES:
-            raise ArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-        super().__init__(dtype=dtype, name=name)
-        self.units, self.input_dim = units, input_dim
-        specs = {"W": (kernel_initializer, (self.input_dim, self.units)),
-                 "U": (recurrent_initializer, (self.units, self.units)),
-                 "b": (bias_initializer, (self.units,))}
-        # one seed per weight, derived from `seed` (None: Keras draws them)
-        seeds = iter(derive_seeds(seed, 9) if seed is not None else [None] * 9)
-        for kind, (spec, shape) in specs.items():
-            for gate in _GATES:
-                var = self.add_weight(shape=shape, initializer=make_initializer(spec, next(seeds)),
-                                      name=f"{kind}_{gate}", dtype=dtype)
-                setattr(self, f"{kind}_{gate}", var)
-        self.built = True
+        if not isinstance(reset_gate, bool):
+            raise ArgumentError(f"reset_gate must be True or False, got {reset_gate!r}")
+        self.reset_gate = reset_gate
+        super().__init__(units, input_dim, _GATES if reset_gate else ("z", "h"),
+                         kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer,
+                         bias_initializer=bias_initializer, seed=seed, dtype=dtype, name=name)
 
     # -- the equations, one step at a time ---------------------------------
     def step(self, x_t: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
@@ -148,27 +342,19 @@ class GRUCell(keras.layers.Layer):
             New state, shape ``(batch, units)``.
         """
         z = tf.sigmoid(x_t @ self.W_z + h @ self.U_z + self.b_z)  # update gate
-        r = tf.sigmoid(x_t @ self.W_r + h @ self.U_r + self.b_r)  # reset gate
+        if self.reset_gate:
+            r = tf.sigmoid(x_t @ self.W_r + h @ self.U_r + self.b_r)  # reset gate
+        else:
+            r = 1.0  # reset gate switched off
         h_tilde = tf.tanh(x_t @ self.W_h + (r * h) @ self.U_h + self.b_h)  # candidate
         return (1 - z) * h + z * h_tilde  # interpolate old state and candidate
 
     # -- the same arithmetic, arranged for speed ----------------------------
-    def project_inputs(self, x: tf.Tensor) -> tf.Tensor:
-        """Input terms of all three equations for all time steps in one matmul.
-
-        Parameters
-        ----------
-        x : Tensor
-            Inputs, shape ``(batch, time, input_dim)``.
-
-        Returns
-        -------
-        Tensor
-            ``x [W_z W_r W_h] + [b_z b_r b_h]``, shape ``(batch, time, 3 * units)``.
-        """
-        W = tf.concat([self.W_z, self.W_r, self.W_h], axis=1)
-        b = tf.concat([self.b_z, self.b_r, self.b_h], axis=0)
-        return tf.einsum("btd,dk->btk", x, W) + b
+    def fused_recurrent(self) -> tf.Tensor:
+        """``[U_z U_r]`` side by side (``U_z`` alone without a reset gate)."""
+        if not self.reset_gate:
+            return tf.convert_to_tensor(self.U_z)
+        return tf.concat([self.U_z, self.U_r], axis=1)
 
     def fused_step(self, xp_t: tf.Tensor, h: tf.Tensor, U_zr: tf.Tensor) -> tf.Tensor:
         """:meth:`step` with precomputed input terms and one matmul for both gates.
@@ -176,11 +362,12 @@ class GRUCell(keras.layers.Layer):
         Parameters
         ----------
         xp_t : Tensor
-            One time step of :meth:`project_inputs`, shape ``(batch, 3 * units)``.
+            One time step of :meth:`project_inputs`, shape ``(batch, 3 * units)``
+            (``2 * units`` without a reset gate).
         h : Tensor
             Previous state, shape ``(batch, units)``.
         U_zr : Tensor
-            ``[U_z U_r]`` concatenated, shape ``(units, 2 * units)``.
+            :meth:`fused_recurrent`: ``[U_z U_r]``, shape ``(units, 2 * units)``.
 
         Returns
         -------
@@ -188,6 +375,10 @@ class GRUCell(keras.layers.Layer):
             New state, shape ``(batch, units)``.
         """
         u = self.units
+        if not self.reset_gate:
+            x_z, x_h = tf.split(xp_t, [u, u], axis=1)
+            z = tf.sigmoid(x_z + h @ U_zr)
+            return (1 - z) * h + z * tf.tanh(x_h + h @ self.U_h)
         # tf.split rather than slicing: the same numbers, but its gradient is one
         # concat where each slice's gradient pads a full-size zero tensor.
         x_zr, x_h = tf.split(xp_t, [2 * u, u], axis=1)
@@ -195,104 +386,20 @@ class GRUCell(keras.layers.Layer):
         h_tilde = tf.tanh(x_h + (r * h) @ self.U_h)
         return (1 - z) * h + z * h_tilde
 
-    def call(self, x: tf.Tensor, h0: tf.Tensor | None = None, unroll: bool = False,
-             manual_gradient: bool = False) -> tf.Tensor:
-        """Run the cell over a whole sequence: :meth:`run_scan`, or a faster variant.
-
-        Parameters
-        ----------
-        x, h0 : Tensor
-            Inputs and initial state, as for :meth:`run_scan`.
-        unroll : bool
-            Use :meth:`run_unrolled` instead of the ``tf.scan`` loop.
-        manual_gradient : bool
-            Use :meth:`run_manual_gradient` instead of the ``tf.scan`` loop.
-
-        Returns
-        -------
-        Tensor
-            All states ``h_1 .. h_T``, shape ``(batch, time, units)``. Every
-            variant computes the same numbers (``tests/test_fast_paths.py``).
-        """
-        if unroll and manual_gradient:
-            raise ValueError("manual_gradient=True works with the tf.scan loop, not unroll")
-        if unroll:
-            return self.run_unrolled(x, h0)
-        if manual_gradient:
-            return self.run_manual_gradient(x, h0)
-        return self.run_scan(x, h0)
-
-    def _inputs(self, x: tf.Tensor, h0: tf.Tensor | None) -> tuple[tf.Tensor, tf.Tensor]:
-        """``x`` as a tensor of the cell's dtype, and the initial state (zeros by default)."""
-        x = tf.convert_to_tensor(x, dtype=self.dtype)
-        if h0 is None:
-            h0 = tf.zeros([tf.shape(x)[0], self.units], dtype=self.dtype)
-        return x, h0
-
-    def run_scan(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
-        """Run over a sequence with ``tf.scan``: the loop :meth:`call` uses by default.
-
-        Parameters
-        ----------
-        x : Tensor
-            Inputs, shape ``(batch, time, input_dim)``.
-        h0 : Tensor, optional
-            Initial state, shape ``(batch, units)``; zeros by default.
-
-        Returns
-        -------
-        Tensor
-            All states ``h_1 .. h_T``, shape ``(batch, time, units)``.
-        """
-        x, h0 = self._inputs(x, h0)
-        U_zr = tf.concat([self.U_z, self.U_r], axis=1)
-        xp = tf.transpose(self.project_inputs(x), [1, 0, 2])  # (time, batch, 3 * units)
-        hs = tf.scan(lambda h, xp_t: self.fused_step(xp_t, h, U_zr), xp, initializer=h0)
-        return tf.transpose(hs, [1, 0, 2])  # (batch, time, units)
-
-    def run_unrolled(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
-        """:meth:`run_scan` without a loop: one :meth:`fused_step` per time step in the graph.
-
-        Same arguments and result as :meth:`run_scan`; ``x`` needs a static number
-        of steps. The graph is traced again for every length, but saves the
-        loop's bookkeeping, which pays off for short sequences of a fixed length
-        (chapter "Performance", ``book/07_performance.ipynb``).
-        """
-        x, h0 = self._inputs(x, h0)
-        if x.shape[1] is None:
-            raise ValueError("unroll=True needs a static number of time steps")
-        U_zr = tf.concat([self.U_z, self.U_r], axis=1)
-        h, states = h0, []
-        for xp_t in tf.unstack(self.project_inputs(x), axis=1):
-            h = self.fused_step(xp_t, h, U_zr)
-            states.append(h)
-        return tf.stack(states, axis=1)
-
     def run_manual_gradient(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
         """:meth:`run_scan` backpropagated by the hand-derived :func:`scan_manual_gradient`.
 
         Same arguments and result as :meth:`run_scan`, and the same gradients up
         to rounding (the weight gradients are summed over time in one matmul
-        instead of step by step).
+        instead of step by step). Needs the reset gate.
         """
+        if not self.reset_gate:
+            raise ArgumentError("manual_gradient=True needs the reset gate (reset_gate=True)")
         x, h0 = self._inputs(x, h0)
-        U_zr = tf.concat([self.U_z, self.U_r], axis=1)
+        U_zr = self.fused_recurrent()
         xp = tf.transpose(self.project_inputs(x), [1, 0, 2])  # (time, batch, 3 * units)
         hs = scan_manual_gradient(xp, h0, U_zr, tf.convert_to_tensor(self.U_h))
         return tf.transpose(hs, [1, 0, 2])  # (batch, time, units)
-
-    def run_stepwise(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
-        """:meth:`run_scan` as a plain Python loop over :meth:`step` (slow, for teaching).
-
-        Same arguments and result as :meth:`run_scan`.
-        """
-        x = tf.convert_to_tensor(x, dtype=self.dtype)
-        h = tf.zeros([x.shape[0], self.units], dtype=self.dtype) if h0 is None else h0
-        states = []
-        for t in range(x.shape[1]):
-            h = self.step(x[:, t, :], h)
-            states.append(h)
-        return tf.stack(states, axis=1)
 
 
 def scan_manual_gradient(xp: tf.Tensor, h0: tf.Tensor, U_zr: tf.Tensor,
@@ -385,6 +492,8 @@ def copy_keras_gru_weights(layer: keras.layers.GRU, cell: GRUCell) -> None:
     """
     if not isinstance(layer, keras.layers.GRU):
         raise ValueError(f"layer must be a keras.layers.GRU, got {type(layer).__name__}")
+    if not isinstance(cell, GRUCell) or not cell.reset_gate:
+        raise ValueError("cell must be a GRUCell with its reset gate")
     if layer.reset_after:
         raise ValueError("layer must have reset_after=False (the reset gate is applied before U_h)")
     if not layer.built:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .checks import MAX_STEPS, ArgumentError, ModelFileError, check_int, check_steps
-from .recipes import RECIPES
+from .recipes import CELLS, RECIPES
 
 __all__ = ["main", "build_parser"]
 
@@ -22,6 +22,7 @@ EXAMPLES = {
     "add": ["gru-tutorial add 3 1", "gru-tutorial add 123456789123456789 987654321987654321",
             "gru-tutorial add 5 7 --model my-model"],
     "train": ["gru-tutorial train", "gru-tutorial train --recipe seed --seed 3 --out seed-model",
+              "gru-tutorial train --cell lstm --out lstm-model",
               "gru-tutorial train --quiet --json"],
     "verify": ["gru-tutorial verify", "gru-tutorial verify --model my-model --json"],
     "eval": ["gru-tutorial eval", "gru-tutorial eval --bits 10000 --count 100 --json",
@@ -109,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--recipe", choices=sorted(RECIPES), default="fast",
                    help="'fast' (default), 'small' (3 units, the bundled model's) or "
                         "'seed' (the original tutorial's)")
+    p.add_argument("--cell", choices=CELLS, metavar="CELL",
+                   help="recurrent cell: " + ", ".join(CELLS) + " (default: the recipe's, "
+                        "gru); gru-noreset is the GRU with its reset gate off, keras-gru "
+                        "is keras.layers.GRU")
     p.add_argument("--seed", type=operand, default=0, help="random seed (default 0)")
     p.add_argument("--out", metavar="DIR", default="gru-model",
                    help="where to save the model (default: ./gru-model)")
@@ -155,9 +160,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise ArgumentError(f"--out {args.out} exists and is not a directory")
-    result = train(args.recipe, seed=args.seed, max_steps=args.max_steps,
+    result = train(args.recipe, seed=args.seed, max_steps=args.max_steps, cell=args.cell,
                    progress=not (args.quiet or args.json))
-    info = {"recipe": args.recipe, "seed": args.seed, "iterations": result.iterations,
+    cell = result.recipe.cell
+    info = {"recipe": args.recipe, "cell": cell, "seed": args.seed,
+            "iterations": result.iterations,
             "converged": result.converged, "converged_at": result.converged_at,
             "evaluation": {str(k): v.to_dict() for k, v in result.evaluation.items()}}
     out = save_model(result.model, args.out, info=info)
@@ -165,7 +172,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(json.dumps({"iterations": result.iterations, "seconds": round(result.seconds, 3),
                           "exact_accuracy": result.exact_accuracy, "converged": result.converged,
                           "converged_at": result.converged_at,
-                          "recipe": args.recipe, "seed": args.seed, "out": str(out),
+                          "recipe": args.recipe, "cell": cell, "seed": args.seed,
+                          "out": str(out),
                           "evaluation": info["evaluation"]}))
         return 0
     widths = ", ".join(f"{k}-bit" if isinstance(k, int) else f"{k} {v.bits}-bit"

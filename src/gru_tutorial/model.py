@@ -16,10 +16,11 @@ import numpy as np
 import tensorflow as tf
 
 from .bits import check_nonnegative_int, from_bits
-from .cell import GRUCell, make_initializer
+from .cell import make_initializer
+from .cells import make_cell
 from .checks import ArgumentError
 from .data import encode_pairs
-from .recipes import INITS
+from .recipes import CELLS, INITS
 from .seeding import derive_seeds
 
 __all__ = ["BitAdder", "INITS", "XLA_MIN_STEPS", "length_bucket", "trace_once_per_instance"]
@@ -68,18 +69,23 @@ def length_bucket(length: int) -> int:
 
 
 class BitAdder(keras.Model):
-    """GRU cell over time plus a linear readout to one logit per bit.
+    """A recurrent cell (a GRU by default) over time plus a linear readout to one logit per bit.
 
     Parameters
     ----------
     units : int
-        Hidden state size of the GRU cell.
+        Hidden state size of the cell.
     dtype : str
         ``'float32'`` or ``'float64'``.
     init : str
         ``'keras'`` or ``'seed'``, see :data:`INITS`.
     seed : int, optional
         Seed for the initial weights.
+    cell : str
+        The recurrent cell, one of :data:`gru_tutorial.recipes.CELLS`: ``'gru'``
+        (default, :class:`~gru_tutorial.cell.GRUCell`), ``'gru-noreset'``,
+        ``'rnn'``, ``'lstm'`` or ``'keras-gru'`` (see
+        :func:`gru_tutorial.cells.make_cell`).
     name : str
         Model name.
     """
@@ -90,10 +96,13 @@ class BitAdder(keras.Model):
         dtype: str = "float32",
         init: str = "keras",
         seed: int | None = None,
+        cell: str = "gru",
         name: str = "bit_adder",
     ) -> None:
         if init not in INITS:
             raise ArgumentError(f"init must be one of {INITS}, got {init!r}")
+        if cell not in CELLS:
+            raise ArgumentError(f"cell must be one of {CELLS}, got {cell!r}")
         super().__init__(name=name, dtype=dtype)
         if init == "keras":
             specs = ("glorot_uniform", "orthogonal", "zeros")
@@ -101,10 +110,11 @@ class BitAdder(keras.Model):
             specs = ("truncated_normal_0.01",) * 3
         # the cell, V and c each get their own seed, derived from `seed`
         cell_seed, v_seed, c_seed = derive_seeds(seed, 3) if seed is not None else [None] * 3
-        self.cell = GRUCell(
-            units, 2, kernel_initializer=specs[0], recurrent_initializer=specs[1],
+        self.cell = make_cell(
+            cell, units, 2, kernel_initializer=specs[0], recurrent_initializer=specs[1],
             bias_initializer=specs[2], seed=cell_seed, dtype=dtype,
         )
+        self.cell_kind = cell
         self.V = self.add_weight(shape=(self.cell.units, 1), name="V", dtype=dtype,
                                  initializer=make_initializer(specs[0], v_seed))
         self.c = self.add_weight(shape=(1,), name="c", dtype=dtype,
@@ -220,4 +230,5 @@ class BitAdder(keras.Model):
 
     def get_config(self) -> dict:
         """Constructor arguments, for the JSON config saved next to the weights."""
-        return {"units": self.units, "dtype": self.dtype, "init": self.init_scheme}
+        return {"units": self.units, "dtype": self.dtype, "init": self.init_scheme,
+                "cell": self.cell_kind}

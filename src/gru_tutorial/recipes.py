@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from .checks import MAX_UNITS, ArgumentError, check_int, check_steps
 
-__all__ = ["Recipe", "RECIPES", "DTYPES", "INITS", "LOSSES", "get_recipe"]
+__all__ = ["Recipe", "RECIPES", "CELLS", "DTYPES", "INITS", "LOSSES", "get_recipe"]
 
 DTYPES = ("float32", "float64")
 """Floating-point types a model can use."""
@@ -45,6 +45,11 @@ INITS = ("keras", "seed")
 """Initialisation schemes: ``'keras'`` (Keras-style: Glorot kernels, orthogonal
 recurrent weights, zero biases) and ``'seed'`` (truncated normal, std 0.01, for
 every weight and bias, as in the original tutorial)."""
+
+CELLS = ("rnn", "gru-noreset", "gru", "lstm", "keras-gru")
+"""Recurrent cells a model can use (chapter "Why gates?"): a plain RNN, the GRU
+without its reset gate (``r = 1``), the book's GRU, an LSTM, and Keras's own
+``keras.layers.GRU`` (see :func:`gru_tutorial.cells.make_cell`)."""
 
 LOSSES = ("bce", "mse")
 """``'bce'``: binary cross-entropy on the logits, mean over bits; ``'mse'``:
@@ -108,6 +113,8 @@ class Recipe:
         Steps to keep training after the stopping rule is first met (default 0).
         Training on saturates the gates, which can make the model provable (see
         :mod:`gru_tutorial.verify`); the held-out sets are scored again at the end.
+    cell : str
+        The recurrent cell, one of :data:`CELLS` (default ``'gru'``).
 
     Raises
     ------
@@ -132,6 +139,7 @@ class Recipe:
     max_steps: int
     eval_mixed_density: bool = False
     extra_steps: int = 0
+    cell: str = "gru"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -165,6 +173,7 @@ class Recipe:
             raise ArgumentError("eval_adversarial needs an evaluation width of at least 2 bits")
         check_int(self.max_steps, "max_steps", 1)
         check_int(self.extra_steps, "extra_steps", 0)
+        _choice(self.cell, "cell", CELLS)
 
 
 RECIPES: dict[str, Recipe] = {

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from .checks import MAX_UNITS, ModelFileError, check_int
 from .model import BitAdder
-from .recipes import DTYPES, INITS
+from .recipes import CELLS, DTYPES, INITS
 
 __all__ = ["ModelFileError", "save_model", "load_model", "load_pretrained",
            "CONFIG_NAME", "WEIGHTS_NAME", "PRETRAINED_DIR"]
@@ -76,9 +76,13 @@ def read_config(directory: str | Path) -> dict:
         raise ModelFileError(f"{path} has format_version {config.get('format_version')!r}, "
                              f"expected {FORMAT_VERSION}")
     check_int(units, f"units in {path}", 1, MAX_UNITS, error=ModelFileError)
-    if dtype not in DTYPES or init not in INITS or set(model_cfg) != {"units", "dtype", "init"}:
+    # "cell" is optional: models saved before there was a choice are GRUs
+    if dtype not in DTYPES or init not in INITS or model_cfg.get("cell", "gru") not in CELLS \
+            or not {"units", "dtype", "init"} <= set(model_cfg) <= {"units", "dtype", "init",
+                                                                    "cell"}:
         raise ModelFileError(f"{path} has invalid model settings {model_cfg!r} (dtype one of "
-                             f"{DTYPES}, init one of {INITS}, and no other keys)")
+                             f"{DTYPES}, init one of {INITS}, cell one of {CELLS}, "
+                             "and no other keys)")
     return config
 
 

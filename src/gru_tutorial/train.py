@@ -320,7 +320,7 @@ def build_model(recipe: str | Recipe = "fast", seed: int = 0) -> BitAdder:
     Parameters
     ----------
     recipe : str or Recipe
-        The recipe (its ``units``, ``dtype`` and ``init``).
+        The recipe (its ``units``, ``dtype``, ``init`` and ``cell``).
     seed : int
         Seed of the initial weights.
 
@@ -331,7 +331,7 @@ def build_model(recipe: str | Recipe = "fast", seed: int = 0) -> BitAdder:
     """
     recipe = get_recipe(recipe)
     return BitAdder(recipe.units, dtype=recipe.dtype, init=recipe.init,
-                    seed=check_int(seed, "seed"))
+                    seed=check_int(seed, "seed"), cell=recipe.cell)
 
 
 _OVERRIDABLE = {f.name for f in fields(Recipe)} - {"name"}
@@ -487,6 +487,7 @@ def train(
     max_steps: int | None = None,
     eval_bits: tuple[int, ...] | None = None,
     eval_count: int | None = None,
+    cell: str | None = None,
     progress: bool = True,
 ) -> TrainResult:
     """Train a bit adder with a recipe until it adds exactly (a :class:`Trainer` run).
@@ -502,6 +503,8 @@ def train(
         Override the widths of the held-out evaluation sets.
     eval_count : int, optional
         Override the number of sums per evaluation set.
+    cell : str, optional
+        Override the recurrent cell (one of :data:`gru_tutorial.recipes.CELLS`).
     progress : bool
         Show a progress bar (tqdm, on stderr).
 
@@ -522,5 +525,5 @@ def train(
     579
     """
     trainer = Trainer(recipe, seed, max_steps=max_steps, eval_bits=eval_bits,
-                      eval_count=eval_count)
+                      eval_count=eval_count, cell=cell)
     return trainer.run(progress=progress)

@@ -143,6 +143,9 @@ class GRUWeights:
         cell = getattr(model, "cell", None)
         if cell is None or not hasattr(model, "V") or not hasattr(cell, "U_z"):
             raise ArgumentError(f"expected a BitAdder with a GRU cell, got {type(model).__name__}")
+        if not hasattr(cell, "U_r"):
+            raise ArgumentError("the verifier handles the GRU with its reset gate (cell 'gru'); "
+                                f"this model's cell is {getattr(model, 'cell_kind', '?')!r}")
         arrays = {k: np.asarray(getattr(cell, k).numpy(), dtype=np.float64)
                   for k in ("W_z", "W_r", "W_h", "U_z", "U_r", "U_h", "b_z", "b_r", "b_h")}
         return cls(**arrays, V=np.asarray(model.V.numpy(), dtype=np.float64)[:, 0],
