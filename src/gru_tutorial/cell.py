@@ -26,8 +26,8 @@ from .checks import MAX_UNITS, ArgumentError, check_int
 from .recipes import DTYPES
 from .seeding import derive_seeds
 
-__all__ = ["RecurrentCell", "GRUCell", "from_keras_gru", "copy_keras_gru_weights", "scan_manual_gradient",
-           "make_initializer", "INITIALIZERS"]
+__all__ = ["RecurrentCell", "GRUCell", "from_keras_gru", "copy_keras_gru_weights",
+           "scan_manual_gradient", "make_initializer", "INITIALIZERS"]
 
 _GATES = ("z", "r", "h")
 
