@@ -7,7 +7,7 @@ resolve as they do in the book (each notebook's first cell imports ``gru_tutoria
 which keeps TensorFlow quiet). The notebooks in
 ``book/`` are only read, never written. A notebook's time runs from starting its
 kernel to the end of its last cell; the longest-running cell is recorded too.
-Each notebook runs once. The chapter "Performance" (``book/07_performance.ipynb``)
+Each notebook runs once. The chapter "Performance" (``book/08_performance.ipynb``)
 prints the table.
 
 ``--only`` measures a subset (the JSON says which notebooks it covers);

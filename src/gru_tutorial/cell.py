@@ -411,7 +411,7 @@ def scan_manual_gradient(xp: tf.Tensor, h0: tf.Tensor, U_zr: tf.Tensor,
     backward pass runs one reverse ``tf.scan`` that carries ``dL/dh`` and emits the
     gradients of the gate pre-activations; the weight gradients are then one
     matmul over all time steps, not a sum built up step by step inside the loop.
-    Chapter "Performance" (``book/07_performance.ipynb``).
+    Chapter "Performance" (``book/08_performance.ipynb``).
 
     Parameters
     ----------

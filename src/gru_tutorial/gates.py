@@ -208,13 +208,13 @@ GRU_CONVENTIONS: tuple[GRUConvention, ...] = (
     GRUConvention("This book (Chung et al. 2014)", "(1-z)*h + z*h~", "before U_h",
                   "b_z, b_r, b_h", 1, "chung2014"),
     GRUConvention("Keras GRU(reset_after=False)", "z*h + (1-z)*h~", "before U_h",
-                  "one per gate", 1, "keras"),
+                  "one per gate", 1, "kerasgru"),
     GRUConvention("Keras GRU(reset_after=True), the default", "z*h + (1-z)*h~", "after U_h",
-                  "input and recurrent, per gate", 2, "keras"),
+                  "input and recurrent, per gate", 2, "kerasgru"),
     GRUConvention("cuDNN", "z*h + (1-z)*h~", "after U_h",
                   "b_W and b_R, per gate", 2, "cudnn"),
     GRUConvention("PyTorch nn.GRU (n_t)", "(1-z)*n + z*h", "after U_h",
-                  "b_i and b_h, per gate", 2, "pytorch"),
+                  "b_i and b_h, per gate", 2, "pytorchgru"),
 )
 """The GRU formulations of the chapter's conventions table."""
 

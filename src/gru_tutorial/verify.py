@@ -141,9 +141,9 @@ class GRUWeights:
         and readout ``V``, ``c`` works.
         """
         cell = getattr(model, "cell", None)
-        if cell is None or not hasattr(model, "V") or not hasattr(cell, "U_z"):
+        if cell is None or not hasattr(model, "V"):
             raise ArgumentError(f"expected a BitAdder with a GRU cell, got {type(model).__name__}")
-        if not hasattr(cell, "U_r"):
+        if not (hasattr(cell, "U_z") and hasattr(cell, "U_r")):
             raise ArgumentError("the verifier handles the GRU with its reset gate (cell 'gru'); "
                                 f"this model's cell is {getattr(model, 'cell_kind', '?')!r}")
         arrays = {k: np.asarray(getattr(cell, k).numpy(), dtype=np.float64)
