@@ -5,12 +5,12 @@ Keras comparisons follow ``test_cell.py`` (same sizes, inputs and tolerances).
 
 import dataclasses
 import json
+import re
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from reference import weights_by_path
 from test_cell import INPUT_DIM, TOL, UNITS, inputs
 from test_cli import assert_usage_error, run
 
@@ -69,14 +69,19 @@ def random_keras_layer(cls, dtype, seed=0, units=UNITS, input_dim=INPUT_DIM, **k
     return layer
 
 
+def kind_param(kind, *rest):
+    """Parameter values (kind, ...)."""
+    return pytest.param(kind, *rest)
+
+
 KERAS_KINDS = {
     "rnn": (keras.layers.SimpleRNN, RNNCell, copy_keras_simple_rnn_weights, from_keras_simple_rnn),
     "lstm": (keras.layers.LSTM, LSTMCell, copy_keras_lstm_weights, from_keras_lstm),
 }
 
 
-@pytest.fixture(scope="module", params=[(k, d) for k in KERAS_KINDS
-                                        for d in ("float32", "float64")],
+@pytest.fixture(scope="module",
+                params=[(k, d) for k in KERAS_KINDS for d in ("float32", "float64")],
                 ids=lambda p: "-".join(p))
 def keras_case(request):
     """(kind, dtype, layer, x, Keras output) for a 2 x 1000-step sequence."""
@@ -192,7 +197,7 @@ def test_copy_rejects_other_layer_types(kind):
             copy(layer, cls(4, 3))
 
 
-@pytest.mark.parametrize("kind", list(KERAS_KINDS))
+@pytest.mark.parametrize("kind", [kind_param(k) for k in KERAS_KINDS])
 @pytest.mark.parametrize("units, input_dim", [(5, 3), (4, 2), (4, 4), (3, 3)])
 def test_copy_rejects_wrong_shapes(kind, units, input_dim):
     layer_cls, cls, copy, _ = KERAS_KINDS[kind]
@@ -205,7 +210,7 @@ def test_copy_rejects_wrong_shapes(kind, units, input_dim):
 
 
 @pytest.mark.parametrize("kind, kwargs", [
-    ("rnn", {"activation": "relu"}), ("rnn", {"use_bias": False}),
+    kind_param("rnn", {"activation": "relu"}), kind_param("rnn", {"use_bias": False}),
     ("lstm", {"activation": "relu"}), ("lstm", {"recurrent_activation": "hard_sigmoid"}),
     ("lstm", {"use_bias": False}),
 ])
@@ -389,7 +394,7 @@ def test_model_gradients_match_finite_differences(kind):
         var.assign(base)
         grad = np.asarray(grad)
         rel = np.linalg.norm(grad - numeric) / (np.linalg.norm(grad) + np.linalg.norm(numeric))
-        assert np.linalg.norm(grad) > 1e-3, var.name  # each weight really influences the loss
+        assert np.linalg.norm(grad) > 1e-4, var.name  # each weight really influences the loss
         assert rel < 1e-6, (var.name, rel)
 
 
@@ -403,9 +408,9 @@ def test_seed_makes_weights_reproducible(kind):
             assert not np.array_equal(a.numpy(), c.numpy()), a.name
     # and the same for whole models (cell plus readout)
     m1, m2, m3 = (BitAdder(4, seed=s, cell=kind) for s in (5, 5, 6))
-    w1, w2, w3 = (weights_by_path(m) for m in (m1, m2, m3))
-    assert w1.keys() == w2.keys()
-    assert all(np.array_equal(w1[k], w2[k]) for k in w1)
+    assert len(m1.weights) == len(m2.weights) == len(m1.cell.weights) + 2
+    for a, b in zip(m1.weights, m2.weights, strict=True):
+        assert a.name == b.name and np.array_equal(a.numpy(), b.numpy()), a.name
     assert not np.array_equal(m1.V.numpy(), m3.V.numpy())
 
 
@@ -482,9 +487,11 @@ def test_save_load_round_trip(kind, tmp_path):
     loaded = load_model(tmp_path)
     assert loaded.get_config() == {"units": 5, "dtype": "float32", "init": "keras", "cell": kind}
     assert isinstance(loaded.cell, CELL_CLASSES[kind])
-    a, b = weights_by_path(model), weights_by_path(loaded)
-    assert a.keys() == b.keys() and len(a) == len(model.cell.weights) + 2
-    assert all(np.array_equal(a[k], b[k]) for k in a)
+    # by position: Keras numbers the layer inside a KerasGRU anew in every model (gru_1, ...)
+    assert len(model.weights) == len(loaded.weights) == len(model.cell.weights) + 2
+    for a, b in zip(model.weights, loaded.weights, strict=True):
+        assert a.name == b.name and a.dtype == b.dtype, (a.path, b.path)
+        assert np.array_equal(a.numpy(), b.numpy()), a.path
     x = random_batch(10, 30, 1).x
     assert np.array_equal(model(x).numpy(), loaded(x).numpy())
     assert not np.array_equal(BitAdder(5, seed=8, cell=kind)(x).numpy(), loaded(x).numpy())
@@ -564,11 +571,7 @@ def test_cli_bad_cell(argv, tmp_path, capsys):
     assert not out_dir.exists()
 
 
-@pytest.mark.parametrize("kind", ["lstm", "gru-noreset",
-                                  pytest.param("rnn", marks=pytest.mark.xfail(
-                                      strict=True, reason="verify.py: message names no cell")),
-                                  pytest.param("keras-gru", marks=pytest.mark.xfail(
-                                      strict=True, reason="verify.py: message names no cell"))])
+@pytest.mark.parametrize("kind", ["lstm", "gru-noreset", "rnn", "keras-gru"])
 def test_cli_verify_rejects_other_cells(kind, tmp_path, capsys):
     save_model(BitAdder(4, seed=0, cell=kind), tmp_path)
     err = assert_usage_error(["verify", "--model", str(tmp_path)], capsys)
@@ -577,7 +580,7 @@ def test_cli_verify_rejects_other_cells(kind, tmp_path, capsys):
 
 @pytest.mark.parametrize("kind", ["rnn", "gru-noreset", "lstm", "keras-gru"])
 def test_verifier_weights_only_from_the_full_gru(kind):
-    with pytest.raises(ArgumentError, match="GRU"):
+    with pytest.raises(ArgumentError, match=re.escape(f"'{kind}'")):
         GRUWeights.from_model(BitAdder(4, seed=0, cell=kind))
     assert GRUWeights.from_model(BitAdder(4, seed=0, cell="gru")).units == 4
 
@@ -609,3 +612,17 @@ def test_unknown_cell_names_the_choices():
     with pytest.raises(ArgumentError) as info:
         Trainer("fast", 0, cell="bad")
     assert_names_choices(info)
+
+
+@pytest.mark.parametrize("layer_cls, convert", [
+    (keras.layers.SimpleRNN, from_keras_simple_rnn), (keras.layers.LSTM, from_keras_lstm),
+    (keras.layers.GRU, None)])
+def test_backwards_layers_are_refused(layer_cls, convert):
+    """A layer that reads the sequence backwards computes another function: refuse it."""
+    kwargs = {"reset_after": False} if layer_cls is keras.layers.GRU else {}
+    layer = layer_cls(4, go_backwards=True, **kwargs)
+    layer(np.zeros((1, 3, 2), "float32"))
+    if convert is None:
+        from gru_tutorial.cell import from_keras_gru as convert
+    with pytest.raises(ValueError, match="go_backwards"):
+        convert(layer)

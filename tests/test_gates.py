@@ -33,7 +33,7 @@ def randomise(layer, seed, scale=0.8):
 def tape_log10_norms(model, x):
     """Mean over the batch of log10 ||dh_t/dx_1||_F, from the full Jacobian of the cell."""
     xt = tf.constant(x)
-    with tf.GradientTape() as tape:
+    with tf.GradientTape(persistent=True) as tape:
         tape.watch(xt)
         h = model.cell(xt)
     jac = tape.jacobian(h, xt, experimental_use_pfor=False).numpy()  # (b, t, u, b, t, 2)

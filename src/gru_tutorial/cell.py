@@ -498,6 +498,8 @@ def copy_keras_gru_weights(layer: keras.layers.GRU, cell: GRUCell) -> None:
         raise ValueError("layer must have reset_after=False (the reset gate is applied before U_h)")
     if not layer.built:
         raise ValueError("the Keras layer is not built yet: call it on an input first")
+    if layer.go_backwards:
+        raise ValueError("layer must run forwards (go_backwards=False)")
     act = keras.activations.serialize(layer.cell.activation)
     rec = keras.activations.serialize(layer.cell.recurrent_activation)
     if act != "tanh" or rec != "sigmoid" or not layer.use_bias:

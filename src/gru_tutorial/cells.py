@@ -314,8 +314,11 @@ def _keras_arrays(layer: keras.layers.Layer, kind: type, name: str,
         raise ValueError(f"cell must be a {cell_type.__name__}, got {type(cell).__name__}")
     if not layer.built:
         raise ValueError("the Keras layer is not built yet: call it on an input first")
+    if layer.go_backwards:
+        raise ValueError("layer must run forwards (go_backwards=False)")
     act = keras.activations.serialize(layer.cell.activation)
-    rec = keras.activations.serialize(getattr(layer.cell, "recurrent_activation", "sigmoid"))
+    rec_fn = getattr(layer.cell, "recurrent_activation", None)  # SimpleRNN has none
+    rec = "sigmoid" if rec_fn is None else keras.activations.serialize(rec_fn)
     if act != "tanh" or rec != "sigmoid" or not layer.use_bias:
         raise ValueError("layer must use activation='tanh', recurrent_activation='sigmoid' "
                          "and use_bias=True")
