@@ -38,3 +38,32 @@ def carry_chains_of(a, b, width):
             length = t - g
         out.append(length)
     return out
+
+
+def finite_difference_check(variables, loss, eps=1e-6, min_norm=1e-4, rtol=1e-6):
+    """Check ``tf.GradientTape``'s gradient of ``loss()`` against central differences.
+
+    Every entry of every variable is shifted by +-eps; asserts for each variable that
+    its gradient matters (norm above ``min_norm``) and that the two agree to ``rtol``
+    (relative to the norms of both).
+    """
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        value = loss()
+    analytic = tape.gradient(value, variables)
+    for var, grad in zip(variables, analytic, strict=True):
+        base = var.numpy()
+        numeric = np.zeros_like(base)
+        for idx in np.ndindex(base.shape):
+            for sign in (1, -1):
+                shifted = base.copy()
+                shifted[idx] += sign * eps
+                var.assign(shifted)
+                numeric[idx] += sign * float(loss()) / (2 * eps)
+        var.assign(base)
+        grad = np.asarray(grad)
+        rel = np.linalg.norm(grad - numeric) / max(np.linalg.norm(grad) + np.linalg.norm(numeric),
+                                                   1e-12)
+        assert np.linalg.norm(grad) > min_norm, var.name  # each weight really influences the loss
+        assert rel < rtol, (var.name, rel)

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+from reference import finite_difference_check
 from test_cell import INPUT_DIM, TOL, UNITS, inputs
 from test_cli import assert_usage_error, run
 
@@ -378,24 +379,7 @@ def test_model_gradients_match_finite_differences(kind):
 
     variables = model.trainable_variables
     assert len(variables) == len(model.cell.weights) + 2
-    with tf.GradientTape() as tape:
-        value = loss()
-    analytic = tape.gradient(value, variables)
-    eps = 1e-6
-    for var, grad in zip(variables, analytic, strict=True):
-        base = var.numpy()
-        numeric = np.zeros_like(base)
-        for idx in np.ndindex(base.shape):
-            for sign in (1, -1):
-                shifted = base.copy()
-                shifted[idx] += sign * eps
-                var.assign(shifted)
-                numeric[idx] += sign * float(loss()) / (2 * eps)
-        var.assign(base)
-        grad = np.asarray(grad)
-        rel = np.linalg.norm(grad - numeric) / (np.linalg.norm(grad) + np.linalg.norm(numeric))
-        assert np.linalg.norm(grad) > 1e-4, var.name  # each weight really influences the loss
-        assert rel < 1e-6, (var.name, rel)
+    finite_difference_check(variables, loss)
 
 
 @pytest.mark.parametrize("kind", CELLS)

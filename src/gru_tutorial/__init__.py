@@ -17,6 +17,8 @@ The package behind the book in ``book/``. Modules:
               in which you write a GRU step and the loop over time yourself
 ``inside``    traces, linear probes, ablation, the automaton, a hand-built GRU adder
 ``verify``    ``verify()``: a proof that a model adds correctly at every length
+``gates``     the measurements of the chapter "Why gates?": how far the first input
+              reaches, accuracy by length, the GRU's conventions and parameter counts
 ``cli``       the ``gru-tutorial`` command
 
 Names are loaded lazily, so ``import gru_tutorial`` is quick and TensorFlow is

@@ -72,6 +72,22 @@ def make_initializer(spec: str | keras.initializers.Initializer,
         "keras.initializers.Initializer")
 
 
+def check_cell_args(units: int, input_dim: int, dtype: str,
+                    seed: int | None) -> tuple[int, int, int | None]:
+    """``units``, ``input_dim`` and ``seed`` checked (and ``dtype`` one of :data:`DTYPES`).
+
+    Raises
+    ------
+    ArgumentError
+        Naming the argument and its allowed range.
+    """
+    units = check_int(units, "units", 1, MAX_UNITS)
+    input_dim = check_int(input_dim, "input_dim", 1, MAX_UNITS)
+    if dtype not in DTYPES:
+        raise ArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    return units, input_dim, None if seed is None else check_int(seed, "seed")
+
+
 class RecurrentCell(keras.layers.Layer):
     """What every recurrent cell of the package shares: named weights and the loops over time.
 
@@ -116,12 +132,7 @@ class RecurrentCell(keras.layers.Layer):
         dtype: str = "float32",
         name: str = "cell",
     ) -> None:
-        units = check_int(units, "units", 1, MAX_UNITS)
-        input_dim = check_int(input_dim, "input_dim", 1, MAX_UNITS)
-        if dtype not in DTYPES:
-            raise ArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-        if seed is not None:
-            seed = check_int(seed, "seed")
+        units, input_dim, seed = check_cell_args(units, input_dim, dtype, seed)
         super().__init__(dtype=dtype, name=name)
         self.units, self.input_dim, self.gates = units, input_dim, tuple(gates)
         specs = {"W": (kernel_initializer, (self.input_dim, self.units)),

@@ -28,9 +28,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .cell import GRUCell, RecurrentCell, make_initializer
-from .checks import MAX_UNITS, ArgumentError, check_int
-from .recipes import CELLS, DTYPES
+from .cell import GRUCell, RecurrentCell, check_cell_args, make_initializer
+from .checks import ArgumentError
+from .recipes import CELLS
 from .seeding import derive_seeds
 
 __all__ = ["RNNCell", "LSTMCell", "KerasGRU", "CELLS", "make_cell",
@@ -230,12 +230,7 @@ class KerasGRU(keras.layers.Layer):
         reset_after: bool = True,
         name: str = "keras_gru",
     ) -> None:
-        units = check_int(units, "units", 1, MAX_UNITS)
-        input_dim = check_int(input_dim, "input_dim", 1, MAX_UNITS)
-        if dtype not in DTYPES:
-            raise ArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
-        if seed is not None:
-            seed = check_int(seed, "seed")
+        units, input_dim, seed = check_cell_args(units, input_dim, dtype, seed)
         super().__init__(dtype=dtype, name=name)
         self.units, self.input_dim = units, input_dim
         seeds = derive_seeds(seed, 3) if seed is not None else [None] * 3
