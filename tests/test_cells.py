@@ -19,6 +19,7 @@ from gru_tutorial.cell import GRUCell, copy_keras_gru_weights
 from gru_tutorial.cells import (
     KerasGRU,
     LSTMCell,
+    NoResetGRUCell,
     RNNCell,
     copy_keras_lstm_weights,
     copy_keras_simple_rnn_weights,
@@ -35,7 +36,7 @@ from gru_tutorial.train import Trainer, loss_function, train
 from gru_tutorial.verify import GRUWeights
 
 LSTM_KERAS_ORDER = ("i", "f", "c", "o")  # written out here, independently of cells.py
-CELL_CLASSES = {"rnn": RNNCell, "gru-noreset": GRUCell, "gru": GRUCell, "lstm": LSTMCell,
+CELL_CLASSES = {"rnn": RNNCell, "gru-noreset": NoResetGRUCell, "gru": GRUCell, "lstm": LSTMCell,
                 "keras-gru": KerasGRU}
 PARAMS_16_2 = {"rnn": 304, "gru-noreset": 608, "gru": 912, "lstm": 1216, "keras-gru": 960}
 
@@ -229,7 +230,7 @@ def test_copy_rejects_other_activations_and_no_bias(kind, kwargs):
 def test_copy_rejects_wrong_cell_type(kind):
     layer_cls, _, copy, _ = KERAS_KINDS[kind]
     layer = random_keras_layer(layer_cls, "float32", units=4, input_dim=3)
-    wrong = [GRUCell(4, 3), GRUCell(4, 3, reset_gate=False),
+    wrong = [GRUCell(4, 3), NoResetGRUCell(4, 3),
              LSTMCell(4, 3) if kind == "rnn" else RNNCell(4, 3)]
     for cell in wrong:
         with pytest.raises(ValueError, match="cell must be"):
@@ -258,7 +259,7 @@ def keras_gru_with_reset_off(cell, b_r=50.0):
 
 
 def noreset_cell(dtype, seed=0):
-    cell = GRUCell(UNITS, INPUT_DIM, dtype=dtype, reset_gate=False, seed=seed)
+    cell = NoResetGRUCell(UNITS, INPUT_DIM, dtype=dtype, seed=seed)
     rng = np.random.default_rng(seed + 100)
     for v in cell.weights:
         v.assign(scaled_normal(rng, v.shape, v.name, UNITS, INPUT_DIM).astype(dtype))
@@ -282,7 +283,7 @@ def test_noreset_gru_equals_keras_gru_with_reset_gate_open(dtype):
 
 
 def test_noreset_gru_weights_and_parameter_count():
-    cell = GRUCell(16, 2, reset_gate=False)
+    cell = NoResetGRUCell(16, 2)
     assert sorted(v.name for v in cell.weights) == sorted(f"{k}_{g}" for k in "WUb" for g in "zh")
     assert len(cell.trainable_variables) == 6
     assert not hasattr(cell, "W_r") and not hasattr(cell, "U_r") and not hasattr(cell, "b_r")
@@ -290,17 +291,11 @@ def test_noreset_gru_weights_and_parameter_count():
     assert GRUCell(16, 2).count_params() == 912
 
 
-@pytest.mark.parametrize("value", [0, 1, "yes", None])
-def test_reset_gate_must_be_a_bool(value):
-    with pytest.raises(ArgumentError, match="reset_gate"):
-        GRUCell(4, 2, reset_gate=value)
-
-
 def test_copy_keras_gru_weights_rejects_noreset_cell():
     layer = keras.layers.GRU(4, reset_after=False)
     layer(np.zeros((1, 2, 3), "float32"))
-    with pytest.raises(ValueError, match="reset gate"):
-        copy_keras_gru_weights(layer, GRUCell(4, 3, reset_gate=False))
+    with pytest.raises(ValueError, match="GRUCell"):
+        copy_keras_gru_weights(layer, NoResetGRUCell(4, 3))
     with pytest.raises(ValueError, match="GRUCell"):
         copy_keras_gru_weights(layer, RNNCell(4, 3))
 
@@ -513,7 +508,7 @@ def test_config_without_cell_loads_as_gru(saved_gru):
     assert "cell" not in json.loads((directory / CONFIG_NAME).read_text())["model"]
     loaded = load_model(directory)
     assert loaded.cell_kind == "gru" and loaded.get_config()["cell"] == "gru"
-    assert isinstance(loaded.cell, GRUCell) and loaded.cell.reset_gate
+    assert type(loaded.cell) is GRUCell
     x = random_batch(5, 12, 0).x
     assert np.array_equal(model(x).numpy(), loaded(x).numpy())
 

@@ -219,7 +219,7 @@ class RecurrentCell(keras.layers.Layer):
         if manual_gradient:
             if not hasattr(self, "run_manual_gradient"):
                 raise ArgumentError(f"{type(self).__name__} has no hand-written gradient; "
-                                    "manual_gradient=True is for a GRUCell with its reset gate")
+                                    "manual_gradient=True is for a GRUCell")
             return self.run_manual_gradient(x, h0)
         return self.run_scan(x, h0)
 
@@ -299,9 +299,6 @@ class GRUCell(RecurrentCell):
         Seed for the initializers; the same seed gives the same weights.
     dtype : str
         ``'float32'`` or ``'float64'``.
-    reset_gate : bool
-        ``False`` switches the reset gate off (``r = 1``): the "three equation"
-        GRU of the chapter "Why gates?", with no ``W_r``, ``U_r``, ``b_r``.
     name : str
         Layer name.
 
@@ -325,13 +322,9 @@ class GRUCell(RecurrentCell):
         bias_initializer: str | keras.initializers.Initializer = "zeros",
         seed: int | None = None,
         dtype: str = "float32",
-        reset_gate: bool = True,
         name: str = "gru_cell",
     ) -> None:
-        if not isinstance(reset_gate, bool):
-            raise ArgumentError(f"reset_gate must be True or False, got {reset_gate!r}")
-        self.reset_gate = reset_gate
-        super().__init__(units, input_dim, _GATES if reset_gate else ("z", "h"),
+        super().__init__(units, input_dim, _GATES,
                          kernel_initializer=kernel_initializer,
                          recurrent_initializer=recurrent_initializer,
                          bias_initializer=bias_initializer, seed=seed, dtype=dtype, name=name)
@@ -353,18 +346,13 @@ class GRUCell(RecurrentCell):
             New state, shape ``(batch, units)``.
         """
         z = tf.sigmoid(x_t @ self.W_z + h @ self.U_z + self.b_z)  # update gate
-        if self.reset_gate:
-            r = tf.sigmoid(x_t @ self.W_r + h @ self.U_r + self.b_r)  # reset gate
-        else:
-            r = 1.0  # reset gate switched off
+        r = tf.sigmoid(x_t @ self.W_r + h @ self.U_r + self.b_r)  # reset gate
         h_tilde = tf.tanh(x_t @ self.W_h + (r * h) @ self.U_h + self.b_h)  # candidate
         return (1 - z) * h + z * h_tilde  # interpolate old state and candidate
 
     # -- the same arithmetic, arranged for speed ----------------------------
     def fused_recurrent(self) -> tf.Tensor:
-        """``[U_z U_r]`` side by side (``U_z`` alone without a reset gate)."""
-        if not self.reset_gate:
-            return tf.convert_to_tensor(self.U_z)
+        """``[U_z U_r]`` side by side: both gates' recurrent terms in one matmul."""
         return tf.concat([self.U_z, self.U_r], axis=1)
 
     def fused_step(self, xp_t: tf.Tensor, h: tf.Tensor, U_zr: tf.Tensor) -> tf.Tensor:
@@ -373,8 +361,7 @@ class GRUCell(RecurrentCell):
         Parameters
         ----------
         xp_t : Tensor
-            One time step of :meth:`project_inputs`, shape ``(batch, 3 * units)``
-            (``2 * units`` without a reset gate).
+            One time step of :meth:`project_inputs`, shape ``(batch, 3 * units)``.
         h : Tensor
             Previous state, shape ``(batch, units)``.
         U_zr : Tensor
@@ -386,10 +373,6 @@ class GRUCell(RecurrentCell):
             New state, shape ``(batch, units)``.
         """
         u = self.units
-        if not self.reset_gate:
-            x_z, x_h = tf.split(xp_t, [u, u], axis=1)
-            z = tf.sigmoid(x_z + h @ U_zr)
-            return (1 - z) * h + z * tf.tanh(x_h + h @ self.U_h)
         # tf.split rather than slicing: the same numbers, but its gradient is one
         # concat where each slice's gradient pads a full-size zero tensor.
         x_zr, x_h = tf.split(xp_t, [2 * u, u], axis=1)
@@ -402,10 +385,8 @@ class GRUCell(RecurrentCell):
 
         Same arguments and result as :meth:`run_scan`, and the same gradients up
         to rounding (the weight gradients are summed over time in one matmul
-        instead of step by step). Needs the reset gate.
+        instead of step by step).
         """
-        if not self.reset_gate:
-            raise ArgumentError("manual_gradient=True needs the reset gate (reset_gate=True)")
         x, h0 = self._inputs(x, h0)
         U_zr = self.fused_recurrent()
         xp = tf.transpose(self.project_inputs(x), [1, 0, 2])  # (time, batch, 3 * units)
@@ -503,8 +484,8 @@ def copy_keras_gru_weights(layer: keras.layers.GRU, cell: GRUCell) -> None:
     """
     if not isinstance(layer, keras.layers.GRU):
         raise ValueError(f"layer must be a keras.layers.GRU, got {type(layer).__name__}")
-    if not isinstance(cell, GRUCell) or not cell.reset_gate:
-        raise ValueError("cell must be a GRUCell with its reset gate")
+    if not isinstance(cell, GRUCell):
+        raise ValueError(f"cell must be a GRUCell, got {type(cell).__name__}")
     if layer.reset_after:
         raise ValueError("layer must have reset_after=False (the reset gate is applied before U_h)")
     if not layer.built:

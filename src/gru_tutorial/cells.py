@@ -1,7 +1,8 @@
 """The other recurrent cells: a plain (Elman) RNN, an LSTM, and Keras's own GRU.
 
 Explained in the chapter "Why gates?" (``book/07_why_gates.ipynb``). The plain
-RNN and the LSTM are built like :class:`~gru_tutorial.cell.GRUCell`: separately
+RNN, the GRU without its reset gate and the LSTM are built like
+:class:`~gru_tutorial.cell.GRUCell`: separately
 named weights, a :meth:`step` that is the equations word for word, and the same
 fast loops over time (:class:`~gru_tutorial.cell.RecurrentCell`).
 
@@ -33,7 +34,7 @@ from .checks import ArgumentError
 from .recipes import CELLS
 from .seeding import derive_seeds
 
-__all__ = ["RNNCell", "LSTMCell", "KerasGRU", "CELLS", "make_cell",
+__all__ = ["RNNCell", "NoResetGRUCell", "LSTMCell", "KerasGRU", "CELLS", "make_cell",
            "copy_keras_simple_rnn_weights", "from_keras_simple_rnn",
            "copy_keras_lstm_weights", "from_keras_lstm"]
 
@@ -96,6 +97,74 @@ class RNNCell(RecurrentCell):
     def fused_step(self, xp_t: tf.Tensor, h: tf.Tensor, U: tf.Tensor) -> tf.Tensor:
         """:meth:`step` with ``x_t W + b`` precomputed (``xp_t``, from :meth:`project_inputs`)."""
         return tf.tanh(xp_t + h @ U)
+
+
+class NoResetGRUCell(RecurrentCell):
+    """The GRU with its reset gate switched off (``r = 1``): three equations.
+
+    ::
+
+        z       = sigmoid(x_t W_z + h U_z + b_z)      # update gate
+        h_tilde = tanh(x_t W_h + h U_h + b_h)         # candidate: a plain RNN step
+        h_new   = (1 - z) * h + z * h_tilde           # new state
+
+    Parameters
+    ----------
+    units, input_dim, kernel_initializer, recurrent_initializer, bias_initializer, seed, dtype
+        As for :class:`~gru_tutorial.cell.GRUCell`.
+    name : str
+        Layer name.
+
+    Attributes
+    ----------
+    W_z, W_h, U_z, U_h, b_z, b_h : Variable
+        The GRU's weights without those of the reset gate.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        input_dim: int,
+        *,
+        kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
+        recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
+        bias_initializer: str | keras.initializers.Initializer = "zeros",
+        seed: int | None = None,
+        dtype: str = "float32",
+        name: str = "gru_noreset_cell",
+    ) -> None:
+        super().__init__(units, input_dim, ("z", "h"), kernel_initializer=kernel_initializer,
+                         recurrent_initializer=recurrent_initializer,
+                         bias_initializer=bias_initializer, seed=seed, dtype=dtype, name=name)
+
+    def step(self, x_t: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
+        """One time step: the GRU's equations with ``r = 1``.
+
+        Parameters
+        ----------
+        x_t : Tensor
+            Inputs at one time step, shape ``(batch, input_dim)``.
+        h : Tensor
+            Previous state, shape ``(batch, units)``.
+
+        Returns
+        -------
+        Tensor
+            New state, shape ``(batch, units)``.
+        """
+        z = tf.sigmoid(x_t @ self.W_z + h @ self.U_z + self.b_z)  # update gate
+        h_tilde = tf.tanh(x_t @ self.W_h + h @ self.U_h + self.b_h)  # candidate, r = 1
+        return (1 - z) * h + z * h_tilde
+
+    def fused_recurrent(self) -> tf.Tensor:
+        """``U_z``, the matrix :meth:`fused_step` takes (``U_h`` it reads itself)."""
+        return tf.convert_to_tensor(self.U_z)
+
+    def fused_step(self, xp_t: tf.Tensor, h: tf.Tensor, U_z: tf.Tensor) -> tf.Tensor:
+        """:meth:`step` with the input terms ``x_t [W_z W_h] + [b_z b_h]`` precomputed."""
+        x_z, x_h = tf.split(xp_t, [self.units, self.units], axis=1)
+        z = tf.sigmoid(x_z + h @ U_z)
+        return (1 - z) * h + z * tf.tanh(x_h + h @ self.U_h)
 
 
 class LSTMCell(RecurrentCell):
@@ -276,7 +345,7 @@ def make_cell(kind: str, units: int, input_dim: int, *,
     ----------
     kind : str
         One of :data:`CELLS`: ``'rnn'`` (:class:`RNNCell`), ``'gru-noreset'``
-        (:class:`~gru_tutorial.cell.GRUCell` with ``reset_gate=False``),
+        (:class:`NoResetGRUCell`),
         ``'gru'``, ``'lstm'`` (:class:`LSTMCell`, forget bias 1 unless the
         biases are drawn at random) or ``'keras-gru'`` (:class:`KerasGRU`).
     units, input_dim, kernel_initializer, recurrent_initializer, bias_initializer, seed, dtype
@@ -293,8 +362,10 @@ def make_cell(kind: str, units: int, input_dim: int, *,
           "bias_initializer": bias_initializer, "seed": seed, "dtype": dtype}
     if kind == "rnn":
         return RNNCell(units, input_dim, **kw)
-    if kind in ("gru", "gru-noreset"):
-        return GRUCell(units, input_dim, reset_gate=kind == "gru", **kw)
+    if kind == "gru":
+        return GRUCell(units, input_dim, **kw)
+    if kind == "gru-noreset":
+        return NoResetGRUCell(units, input_dim, **kw)
     if kind == "lstm":
         return LSTMCell(units, input_dim, unit_forget_bias=bias_initializer == "zeros", **kw)
     return KerasGRU(units, input_dim, **kw)
