@@ -27,11 +27,11 @@ for the chapter.
 
 from __future__ import annotations
 
-import statistics
 import time
 
-import numpy as np
 from _common import RESULTS, Run, log, markdown_table, parser, summary
+
+import numpy as np
 
 import gru_tutorial as gt
 from gru_tutorial.data import encode_pairs, random_batch

@@ -14,13 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .checks import MAX_STEPS, ArgumentError, ModelFileError, check_int, check_steps
+from .engine import ENGINES
 from .recipes import CELLS, RECIPES
 
 __all__ = ["main", "build_parser"]
 
 EXAMPLES = {
     "add": ["gru-tutorial add 3 1", "gru-tutorial add 123456789123456789 987654321987654321",
-            "gru-tutorial add 5 7 --model my-model"],
+            "gru-tutorial add @a.txt @b.txt", "printf '5\\n7\\n' | gru-tutorial add -",
+            "gru-tutorial add 5 7 --model my-model --engine tf"],
     "train": ["gru-tutorial train", "gru-tutorial train --recipe seed --seed 3 --out seed-model",
               "gru-tutorial train --cell lstm --out lstm-model",
               "gru-tutorial train --quiet --json"],
@@ -56,6 +58,79 @@ def _integer(text: str, minimum: int) -> int:
 def operand(text: str) -> int:
     """An operand: a non-negative whole number in decimal digits (whitespace around allowed)."""
     return _integer(text, 0)
+
+
+def _parse_decimal(text: str, where: str) -> int:
+    """A non-negative integer from decimal digits (whitespace around allowed), of any size.
+
+    Uses GMP (through gmpy2, when installed) for long numbers: Python's own
+    conversion takes time quadratic in the number of digits.
+    """
+    digits = text.strip()
+    if not digits or not digits.isascii() or not digits.isdigit():
+        shown = digits[:20] + ("..." if len(digits) > 20 else "")
+        raise ArgumentError(f"{where} must be a non-negative whole number in decimal digits, "
+                            f"got {shown!r}" if digits else f"{where} is empty")
+    # a decimal digit is log2(10) = 3.32 bits; refuse what cannot fit before converting
+    check_steps(1, int(len(digits.lstrip("0")) * 3.33) + 1, f"{where}: bits")
+    if len(digits) > 2000:
+        try:
+            import gmpy2
+
+            return int(gmpy2.mpz(digits))
+        except ImportError:
+            pass
+    return int(digits)
+
+
+def _format_decimal(n: int) -> str:
+    """``str(n)``, with GMP for long numbers (see :func:`_parse_decimal`)."""
+    if n.bit_length() > 6000:
+        try:
+            import gmpy2
+
+            return gmpy2.mpz(n).digits()
+        except ImportError:
+            pass
+    return str(n)
+
+
+def _read_operands(first: str, second: str | None) -> tuple[int, int]:
+    """The two operands of ``add``: decimal digits, ``@FILE``, or ``-`` (standard input)."""
+    if first == "-" and second is None:  # both from standard input, one per line
+        lines = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        if len(lines) != 2:
+            raise ArgumentError(f"standard input must hold two operands, one per line, "
+                                f"got {len(lines)} non-empty line(s)")
+        return (_parse_decimal(lines[0], "the first operand on standard input"),
+                _parse_decimal(lines[1], "the second operand on standard input"))
+    if second is None:
+        raise ArgumentError("give two operands (A B), or '-' alone to read both from "
+                            "standard input")
+    if "-" in (first, second):
+        raise ArgumentError("'-' reads both operands from standard input: use it alone")
+    return _operand_value(first, "A"), _operand_value(second, "B")
+
+
+def _operand_value(text: str, name: str) -> int:
+    """One operand: digits, or ``@FILE`` holding the digits."""
+    if not text.startswith("@"):
+        return _parse_decimal(text, name)
+    path = Path(text[1:])
+    if not text[1:]:
+        raise ArgumentError(f"{name}: '@' must be followed by a file name")
+    try:
+        content = path.read_text(encoding="ascii", errors="strict")
+    except FileNotFoundError:
+        raise ArgumentError(f"{name}: no file {str(path)!r}") from None
+    except IsADirectoryError:
+        raise ArgumentError(f"{name}: {str(path)!r} is a directory, not a file") from None
+    except UnicodeDecodeError:
+        raise ArgumentError(f"{name}: {str(path)!r} holds characters other than digits "
+                            "and whitespace") from None
+    except OSError as exc:
+        raise ArgumentError(f"{name}: cannot read {str(path)!r} ({exc.strerror})") from None
+    return _parse_decimal(content, f"{name} (file {str(path)!r})")
 
 
 def positive(text: str) -> int:
@@ -101,8 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("add", [model_opt], "add two non-negative integers with the network",
                 "Add two non-negative integers of any size with the trained network "
                 "(the model bundled with the package unless --model is given).")
-    p.add_argument("a", type=operand, metavar="A", help="first operand (digits only)")
-    p.add_argument("b", type=operand, metavar="B", help="second operand (digits only)")
+    p.add_argument("a", metavar="A",
+                   help="first operand: decimal digits, @FILE (a file holding the digits), "
+                        "or - alone to read both operands from standard input, one per line")
+    p.add_argument("b", metavar="B", nargs="?", help="second operand (digits or @FILE)")
+    p.add_argument("--engine", choices=ENGINES, default="numpy",
+                   help="numpy (default: the same equations without TensorFlow, fast to "
+                        "start) or tf (the TensorFlow model)")
 
     p = command("train", [json_opt], "train a network and save it",
                 "Train a bit adder until it is exact on its held-out sums, then save it. "
@@ -130,6 +210,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=positive, default=1000,
                    help="number of random sums (default 1000)")
     p.add_argument("--seed", type=operand, default=0, help="seed of the random sums (default 0)")
+    p.add_argument("--engine", choices=ENGINES, default="numpy",
+                   help="numpy (default) or tf: which implementation runs the network")
 
     p = command("verify", [model_opt, json_opt],
                 "prove that the network adds correctly at every length",
@@ -142,15 +224,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(directory: str | None):
+def _load(directory: str | None, engine: str = "tf"):
+    """The model: the bundled one unless ``directory`` is given, for ``engine``."""
+    if engine == "numpy":
+        from . import engine as numpy_engine
+
+        return numpy_engine.load_pretrained() if directory is None \
+            else numpy_engine.load(directory)
     from .saving import load_model, load_pretrained
 
     return load_pretrained() if directory is None else load_model(directory)
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
-    check_steps(1, max(args.a.bit_length(), args.b.bit_length()) + 1, "operand bits + 1")
-    print(_load(args.model).add(args.a, args.b))
+    a, b = _read_operands(args.a, args.b)
+    check_steps(1, max(a.bit_length(), b.bit_length()) + 1, "operand bits + 1")
+    print(_format_decimal(_load(args.model, args.engine).add(a, b)))
     return 0
 
 
@@ -198,7 +287,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     check_steps(args.count, args.bits + 1, "--count x (--bits + 1)")
     from .evaluate import evaluate
 
-    result = evaluate(_load(args.model), bits=args.bits, count=args.count, seed=args.seed)
+    result = evaluate(_load(args.model, args.engine), bits=args.bits, count=args.count,
+                      seed=args.seed)
     if args.json:
         print(json.dumps(result.to_dict()))
     else:

@@ -11,12 +11,15 @@ accuracy 99.9% and is still the wrong number.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .checks import check_int
 from .data import AdditionBatch, encode_pairs, random_batch
-from .model import BitAdder
+
+if TYPE_CHECKING:  # the model needs TensorFlow; these modules do not
+    from .model import BitAdder
 
 __all__ = ["EvalResult", "score_batch", "evaluate", "evaluate_sets", "adversarial_pairs",
            "evaluate_adversarial"]

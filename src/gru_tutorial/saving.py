@@ -12,10 +12,13 @@ from __future__ import annotations
 import json
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .checks import MAX_UNITS, ModelFileError, check_int
-from .model import BitAdder
 from .recipes import CELLS, DTYPES, INITS
+
+if TYPE_CHECKING:  # the model needs TensorFlow; these modules do not
+    from .model import BitAdder
 
 __all__ = ["ModelFileError", "save_model", "load_model", "load_pretrained",
            "CONFIG_NAME", "WEIGHTS_NAME", "PRETRAINED_DIR"]
@@ -104,6 +107,8 @@ def load_model(directory: str | Path) -> BitAdder:
     ModelFileError
         If the directory, config or weights file is missing or corrupt.
     """
+    from .model import BitAdder
+
     directory = Path(directory)
     config = read_config(directory)
     weights = directory / WEIGHTS_NAME
