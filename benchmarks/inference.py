@@ -36,6 +36,7 @@ from gru_tutorial import engine
 from gru_tutorial.saving import load_model, load_pretrained
 
 CLI = [sys.executable, "-m", "gru_tutorial"]
+GNU_TIME = "/usr/bin/time"
 RTNEURAL_GRU16_US = 0.26
 
 
@@ -46,11 +47,16 @@ def run_cli(args: list[str], env: dict | None = None) -> tuple[float, str, int]:
     return time.perf_counter() - t, proc.stdout, proc.returncode
 
 
-def peak_rss_mb(args: list[str]) -> float:
-    """Peak resident memory of one ``gru-tutorial`` process, in MB (from wait4)."""
-    proc = subprocess.Popen(CLI + args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    _, _, usage = os.wait4(proc.pid, 0)
-    return usage.ru_maxrss / 1024
+def peak_rss_mb(args: list[str]) -> float | None:
+    """Peak resident memory of one ``gru-tutorial`` process in MB, by GNU time (None without it).
+
+    Not from this process's ``wait4``: a child forked from a process that has
+    TensorFlow loaded counts the parent's pages until it execs.
+    """
+    if not Path(GNU_TIME).is_file():
+        return None
+    proc = subprocess.run([GNU_TIME, "-f", "%M", *CLI, *args], capture_output=True, text=True)
+    return int(proc.stderr.strip().splitlines()[-1]) / 1024
 
 
 def cli_runs(args_by_engine: dict[str, list[str]], runs: int) -> dict:
@@ -105,6 +111,10 @@ def step_costs(directory: Path | None, numpy_steps: int, long_steps: int) -> dic
     return out
 
 
+def mb(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
+
+
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=None, help="runs per command (default 5)")
@@ -150,11 +160,11 @@ def main() -> None:
     small, lg, ps = results["add_small"], results["add_long"], results["per_step_us"]
     rows = [[f"`gru-tutorial add 5 7 --engine {e}`", f"{small[e]['seconds']['median']:.2f}",
              f"{small[e]['seconds']['min']:.2f}-{small[e]['seconds']['max']:.2f}",
-             f"{small[e]['peak_rss_mb']:.0f}"] for e in ("numpy", "tf")]
+             mb(small[e]["peak_rss_mb"])] for e in ("numpy", "tf")]
     rows.append([f"`gru-tutorial add @a @b`, {bits:,}-bit operands",
                  f"{lg['seconds']['median']:.2f}",
                  f"{lg['seconds']['min']:.2f}-{lg['seconds']['max']:.2f}",
-                 f"{lg['peak_rss_mb']:.0f}"])
+                 mb(lg["peak_rss_mb"])])
     table = markdown_table(["command", "median s", "range s", "peak MB"], rows)
     table += (f"\nWall time from process start, {runs} runs each (alternating); the long "
               f"addition was exact: {lg['exact']}; its first run with an empty numba cache "

@@ -19,6 +19,7 @@ The package behind the book in ``book/``. Modules:
 ``verify``    ``verify()``: a proof that a model adds correctly at every length
 ``gates``     the measurements of the chapter "Why gates?": how far the first input
               reaches, accuracy by length, the GRU's conventions and parameter counts
+``engine``    ``NumpyAdder``: a saved model's forward pass without TensorFlow (NumPy, numba)
 ``cli``       the ``gru-tutorial`` command
 
 Names are loaded lazily, so ``import gru_tutorial`` is quick and TensorFlow is

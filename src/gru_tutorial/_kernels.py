@@ -4,9 +4,11 @@ One function per cell, all with the same inputs: ``k`` (batch, time) holds the
 index ``2 a + b`` of each step's bit pair, ``table`` the input terms of every
 gate for the four pairs (see :class:`gru_tutorial.engine.NumpyAdder`), then the
 recurrent weights and the readout ``V``, ``c``. Each returns the logits,
-float32 (batch, time). The arithmetic is the engine's NumPy loop written out
-unit by unit. Compiled code is cached next to this file (``cache=True``), so
-only the first run on a machine pays for compiling.
+float32 (batch, time). The arithmetic is the engine's NumPy loop written out:
+``_matvec`` adds ``h U`` row by row, so the inner loop runs along contiguous
+memory and compiles to vector instructions. Compiled code is cached next to
+this file (``cache=True``), so only the first run on a machine pays for
+compiling.
 """
 
 import numba
@@ -16,8 +18,25 @@ _jit = numba.njit(cache=True, nogil=True)
 
 
 @_jit
-def sig(a):
+def _sig(a):
     return np.float32(1.0) / (np.float32(1.0) + np.exp(-a))
+
+
+@_jit
+def _matvec(out, h, U):
+    """``out += h U`` for a state ``h`` (units,) and ``U`` (units, k)."""
+    for i in range(U.shape[0]):
+        hi = h[i]
+        for j in range(U.shape[1]):
+            out[j] += hi * U[i, j]
+
+
+@_jit
+def _readout(h, V, c):
+    total = c
+    for j in range(h.shape[0]):
+        total += h[j] * V[j]
+    return total
 
 
 @_jit
@@ -27,56 +46,43 @@ def gru(k, table, U_zr, U_h, V, c):
     out = np.empty((batch, time), dtype=np.float32)
     h = np.zeros(u, dtype=np.float32)
     rh = np.zeros(u, dtype=np.float32)
-    z = np.zeros(u, dtype=np.float32)
-    new = np.zeros(u, dtype=np.float32)
+    a_zr = np.zeros(2 * u, dtype=np.float32)
+    a_h = np.zeros(u, dtype=np.float32)
     for n in range(batch):
         h[:] = 0
         for t in range(time):
             xp = table[k[n, t]]
+            a_zr[:] = xp[:2 * u]
+            _matvec(a_zr, h, U_zr)  # update and reset gates
             for j in range(u):
-                az = xp[j]
-                ar = xp[u + j]
-                for i in range(u):
-                    az += h[i] * U_zr[i, j]
-                    ar += h[i] * U_zr[i, u + j]
-                z[j] = sig(az)
-                rh[j] = sig(ar) * h[j]
-            total = c
+                rh[j] = _sig(a_zr[u + j]) * h[j]
+            a_h[:] = xp[2 * u:]
+            _matvec(a_h, rh, U_h)  # candidate, reset before U_h
             for j in range(u):
-                ah = xp[2 * u + j]
-                for i in range(u):
-                    ah += rh[i] * U_h[i, j]
-                new[j] = h[j] + z[j] * (np.tanh(ah) - h[j])
-            for j in range(u):
-                h[j] = new[j]
-                total += h[j] * V[j]
-            out[n, t] = total
+                h[j] += _sig(a_zr[j]) * (np.tanh(a_h[j]) - h[j])
+            out[n, t] = _readout(h, V, c)
     return out
 
 
 @_jit
-def gru_noreset(k, table, U, V, c):
+def gru_noreset(k, table, U_z, U_h, V, c):
     batch, time = k.shape
     u = V.shape[0]
     out = np.empty((batch, time), dtype=np.float32)
     h = np.zeros(u, dtype=np.float32)
-    new = np.zeros(u, dtype=np.float32)
+    a_z = np.zeros(u, dtype=np.float32)
+    a_h = np.zeros(u, dtype=np.float32)
     for n in range(batch):
         h[:] = 0
         for t in range(time):
             xp = table[k[n, t]]
-            total = c
+            a_z[:] = xp[:u]
+            a_h[:] = xp[u:]
+            _matvec(a_z, h, U_z)
+            _matvec(a_h, h, U_h)
             for j in range(u):
-                az = xp[j]
-                ah = xp[u + j]
-                for i in range(u):
-                    az += h[i] * U[i, j]
-                    ah += h[i] * U[i, u + j]
-                new[j] = h[j] + sig(az) * (np.tanh(ah) - h[j])
-            for j in range(u):
-                h[j] = new[j]
-                total += h[j] * V[j]
-            out[n, t] = total
+                h[j] += _sig(a_z[j]) * (np.tanh(a_h[j]) - h[j])
+            out[n, t] = _readout(h, V, c)
     return out
 
 
@@ -86,21 +92,15 @@ def rnn(k, table, U, V, c):
     u = V.shape[0]
     out = np.empty((batch, time), dtype=np.float32)
     h = np.zeros(u, dtype=np.float32)
-    new = np.zeros(u, dtype=np.float32)
+    a = np.zeros(u, dtype=np.float32)
     for n in range(batch):
         h[:] = 0
         for t in range(time):
-            xp = table[k[n, t]]
-            total = c
+            a[:] = table[k[n, t]]
+            _matvec(a, h, U)
             for j in range(u):
-                a = xp[j]
-                for i in range(u):
-                    a += h[i] * U[i, j]
-                new[j] = np.tanh(a)
-            for j in range(u):
-                h[j] = new[j]
-                total += h[j] * V[j]
-            out[n, t] = total
+                h[j] = np.tanh(a[j])
+            out[n, t] = _readout(h, V, c)
     return out
 
 
@@ -111,27 +111,17 @@ def lstm(k, table, U, V, c0):
     out = np.empty((batch, time), dtype=np.float32)
     h = np.zeros(u, dtype=np.float32)
     c = np.zeros(u, dtype=np.float32)
-    new = np.zeros(u, dtype=np.float32)
+    a = np.zeros(4 * u, dtype=np.float32)
     for n in range(batch):
         h[:] = 0
         c[:] = 0
         for t in range(time):
-            xp = table[k[n, t]]
-            total = c0
+            a[:] = table[k[n, t]]
+            _matvec(a, h, U)  # gates in the order i, f, o, then the cell candidate
             for j in range(u):
-                ai, af, ao, ac = xp[j], xp[u + j], xp[2 * u + j], xp[3 * u + j]
-                for i in range(u):
-                    hi = h[i]
-                    ai += hi * U[i, j]
-                    af += hi * U[i, u + j]
-                    ao += hi * U[i, 2 * u + j]
-                    ac += hi * U[i, 3 * u + j]
-                c[j] = sig(af) * c[j] + sig(ai) * np.tanh(ac)
-                new[j] = sig(ao) * np.tanh(c[j])
-            for j in range(u):
-                h[j] = new[j]
-                total += h[j] * V[j]
-            out[n, t] = total
+                c[j] = _sig(a[u + j]) * c[j] + _sig(a[j]) * np.tanh(a[3 * u + j])
+                h[j] = _sig(a[2 * u + j]) * np.tanh(c[j])
+            out[n, t] = _readout(h, V, c0)
     return out
 
 
@@ -141,23 +131,17 @@ def keras_gru(k, table, U, b_rec, V, c):
     u = V.shape[0]
     out = np.empty((batch, time), dtype=np.float32)
     h = np.zeros(u, dtype=np.float32)
-    new = np.zeros(u, dtype=np.float32)
+    rec = np.zeros(3 * u, dtype=np.float32)
     for n in range(batch):
         h[:] = 0
         for t in range(time):
             xp = table[k[n, t]]
-            total = c
+            rec[:] = b_rec
+            _matvec(rec, h, U)  # h U + b', all three blocks (reset after)
             for j in range(u):
-                rz, rr, rh = b_rec[j], b_rec[u + j], b_rec[2 * u + j]
-                for i in range(u):
-                    rz += h[i] * U[i, j]
-                    rr += h[i] * U[i, u + j]
-                    rh += h[i] * U[i, 2 * u + j]
-                z = sig(xp[j] + rz)
-                r = sig(xp[u + j] + rr)
-                new[j] = z * h[j] + (np.float32(1.0) - z) * np.tanh(xp[2 * u + j] + r * rh)
-            for j in range(u):
-                h[j] = new[j]
-                total += h[j] * V[j]
-            out[n, t] = total
+                z = _sig(xp[j] + rec[j])
+                r = _sig(xp[u + j] + rec[u + j])
+                candidate = np.tanh(xp[2 * u + j] + r * rec[2 * u + j])
+                h[j] = z * h[j] + (np.float32(1.0) - z) * candidate
+            out[n, t] = _readout(h, V, c)
     return out

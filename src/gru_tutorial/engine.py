@@ -138,6 +138,10 @@ class NumpyAdder:
             return self.table, self.U, self.U_h, self.V, self.c
         if self.cell == "keras-gru":
             return self.table, self.U, self.b_rec, self.V, self.c
+        if self.cell == "gru-noreset":
+            u = self.units
+            return (self.table, np.ascontiguousarray(self.U[:, :u]),
+                    np.ascontiguousarray(self.U[:, u:]), self.V, self.c)
         return self.table, self.U, self.V, self.c
 
     def _logits_numpy(self, k: np.ndarray) -> np.ndarray:
