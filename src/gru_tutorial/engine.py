@@ -27,7 +27,8 @@ import numpy as np
 from .bits import check_nonnegative_int, from_bits, to_bits
 from .checks import ArgumentError, ModelFileError, check_steps
 
-__all__ = ["NumpyAdder", "load", "load_pretrained", "ENGINES", "have_numba", "NUMBA_MIN_STEPS"]
+__all__ = ["NumpyAdder", "load", "load_pretrained", "ENGINES", "have_numba", "NUMBA_MIN_STEPS",
+           "NUMBA_MAX_BATCH"]
 
 ENGINES = ("numpy", "tf")
 """Inference engines of the command line: this module, or the TensorFlow model."""
@@ -39,6 +40,10 @@ NUMBA_MIN_STEPS = 20_000
 """Inputs with at least this many steps in all (batch x time) run the numba loop:
 importing numba and loading its compiled code costs about half a second, which
 the NumPy loop, at some microseconds per step, only takes for longer inputs."""
+
+NUMBA_MAX_BATCH = 16
+"""Larger batches run the NumPy loop: it handles the whole batch in each step with
+a few array operations, while the compiled loop runs one sequence after another."""
 
 _kernels: dict | None = None
 
@@ -114,6 +119,32 @@ class NumpyAdder:
                 self.U = np.concatenate([w[n.format("U")] for n in names], axis=1)
         self.table = np.ascontiguousarray(self.table, dtype=np.float32)
 
+    @classmethod
+    def from_model(cls, model) -> NumpyAdder:
+        """The current weights of a :class:`~gru_tutorial.model.BitAdder` (copied), any cell.
+
+        Parameters
+        ----------
+        model : BitAdder
+            The model; its ``cell_kind`` names the cell.
+
+        Returns
+        -------
+        NumpyAdder
+            The same network in NumPy. It does not follow later changes of the model.
+        """
+        kind = getattr(model, "cell_kind", None)
+        if kind is None or not hasattr(model, "V"):
+            raise ArgumentError(f"expected a BitAdder, got {type(model).__name__}")
+        cell = model.cell
+        if kind == "keras-gru":
+            kernel, recurrent, bias = (np.asarray(v) for v in cell.layer.get_weights())
+            weights = {"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias}
+        else:
+            weights = {v.name: np.asarray(v.numpy()) for v in cell.weights}
+        weights["V"], weights["c"] = np.asarray(model.V.numpy()), np.asarray(model.c.numpy())
+        return cls(kind, weights)
+
     # -- the forward pass ----------------------------------------------------
     def logits(self, x: np.ndarray) -> np.ndarray:
         """Logits of the sum bits for inputs ``x`` of shape ``(batch, time, 2)`` (0s and 1s).
@@ -129,7 +160,7 @@ class NumpyAdder:
                 f"x must have shape (batch, time, 2) with batch, time >= 1, got {x.shape}")
         check_steps(x.shape[0], x.shape[1], "batch x time")
         k = (2 * (x[..., 0] > 0.5) + (x[..., 1] > 0.5)).astype(np.int8)
-        if k.size >= NUMBA_MIN_STEPS and have_numba():
+        if k.size >= NUMBA_MIN_STEPS and k.shape[0] <= NUMBA_MAX_BATCH and have_numba():
             return kernels()[self.cell](k, *self._kernel_args())
         return self._logits_numpy(k)
 
