@@ -3,7 +3,9 @@
 For every cell kind, on trained models and on untrained random ones (float32 and
 float64), the engine's logits must agree with the Keras model's to 1e-5 relative
 (or absolute, below 1) and its bits must be the same, on both of its loops over
-time: the numba kernel and the NumPy loop.
+time: the numba kernel and the NumPy loop. Run in float64, the engine's code must
+match Keras in float64 to 1e-9: the same function, rounding aside. Where float32
+rounding itself exceeds 1e-5 (see LOOSE_RTOL), the float32 comparison allows 5e-5.
 """
 
 import json
@@ -34,14 +36,19 @@ TRAINED = ROOT / "benchmarks" / "results" / "why_gates_models"
 RTOL = 1e-5
 
 
-def assert_logits_close(actual, expected, what):
-    """|actual - expected| <= RTOL * max(1, |expected|) everywhere."""
+def relative_error(actual, expected):
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    return np.abs(actual - expected) / np.maximum(1.0, np.abs(expected))
+
+
+def assert_logits_close(actual, expected, what, rtol=RTOL):
+    """|actual - expected| <= rtol * max(1, |expected|) everywhere."""
     actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
     assert actual.shape == expected.shape, (what, actual.shape, expected.shape)
     assert np.all(np.isfinite(actual)), what
-    err = np.abs(actual - expected) / np.maximum(1.0, np.abs(expected))
+    err = relative_error(actual, expected)
     worst = np.unravel_index(np.argmax(err), err.shape)
-    assert err[worst] <= RTOL, (what, worst, actual[worst], expected[worst], err[worst])
+    assert err[worst] <= rtol, (what, worst, actual[worst], expected[worst], err[worst])
 
 
 def step_index(x):
@@ -56,7 +63,7 @@ def step_index(x):
 def randomise(model, seed):
     """Every weight random, biases included (Keras's zero biases would hide bias mistakes).
 
-    Recurrent matrices get std 0.8 / sqrt(units), so the dynamics contract and
+    Recurrent matrices get std 0.8 / sqrt(units), so that the dynamics contract and
     float32 and float64 runs stay close over thousands of steps.
     """
     rng = np.random.default_rng(seed)
@@ -66,48 +73,93 @@ def randomise(model, seed):
         v.assign(rng.normal(0.0, std, tuple(v.shape)).astype(model.dtype))
 
 
-SOURCES = ["trained"] + ["random-float32", "random-float64"]
+def centre_readout(model, x):
+    """Shift ``c`` so that half the logits on ``x`` are positive: both bit values get tested."""
+    logits = model(x.astype(model.dtype)).numpy()
+    model.c.assign(model.c.numpy() - np.median(logits))
+
+
+def float64_twin(model):
+    """A float64 Keras model holding ``model``'s weights exactly."""
+    twin = BitAdder(model.units, dtype="float64", cell=model.cell_kind)
+    for mine, theirs in zip(twin.weights, model.weights, strict=True):
+        assert mine.path.split("/")[-1] == theirs.path.split("/")[-1]
+        mine.assign(theirs.numpy().astype(np.float64))
+    return twin
+
+
+class _Float64NumPy:
+    """``numpy`` whose ``float32`` is ``float64``: the engine's own code in double precision."""
+
+    float32 = np.float64
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+
+def float64_engine(directory, monkeypatch):
+    """The engine's NumpyAdder for ``directory``, built and run in float64 (NumPy loop only)."""
+    monkeypatch.setattr(engine, "np", _Float64NumPy())
+    return engine.load(directory)
+
+
+SOURCES = ["trained", "random-float32", "random-float64"]
 MODEL_PARAMS = [(kind, source) for kind in CELLS for source in SOURCES]
+# Float32 rounding grows along some trajectories of the two trained models that never
+# converged (gru-noreset, keras-gru: the 1,000-bit adversarial sums, some long sums) to
+# ~2e-5 of a logit in *every* float32 implementation, TensorFlow's included. Where the
+# engine is more than RTOL from TensorFlow, the test therefore asks TensorFlow in float64:
+# if TensorFlow's own float32 run is off by more than RTOL / 4 there, float32 cannot do
+# better than that and LOOSE_RTOL applies; otherwise the engine fails. (Elsewhere every
+# float32 run is within ~1e-6 of float64.)
+LOOSE_RTOL = 5e-5
 
 
 class Pair:
     """The same saved model loaded twice: Keras (with a compiled logits function) and NumPy."""
 
-    def __init__(self, directory):
-        self.dir = Path(directory)
+    def __init__(self, kind, source, directory):
+        self.kind, self.source, self.dir = kind, source, Path(directory)
         self.tf_model = load_model(directory)
         self.np_model = engine.load(directory)
-        spec = [tf.TensorSpec([None, None, 2], self.tf_model.dtype)]
-        self._fn = tf.function(self.tf_model.call, input_signature=spec, autograph=False)
-        trace_once_per_instance(self._fn)
+        self._fn = self._compile(self.tf_model)
         self._cache = {}
+        self._twin_fn = None
+
+    @staticmethod
+    def _compile(model):
+        spec = [tf.TensorSpec([None, None, 2], model.dtype)]
+        fn = tf.function(model.call, input_signature=spec, autograph=False)
+        trace_once_per_instance(fn)
+        return lambda x: fn(tf.constant(np.asarray(x, model.dtype))).numpy()[..., 0]
 
     def tf_logits(self, name, x):
+        """Keras's logits (in the model's own dtype), cached by input set."""
         if name not in self._cache:
-            xt = tf.constant(np.asarray(x, dtype=self.tf_model.dtype))
-            self._cache[name] = self._fn(xt).numpy()[..., 0]
+            self._cache[name] = self._fn(x)
         return self._cache[name]
 
+    def exact_logits(self, name, x):
+        """Keras's logits in float64, for the model's (possibly float32) weights."""
+        if self.tf_model.dtype == "float64":
+            return self.tf_logits(name, x)
+        if self._twin_fn is None:
+            self._twin_fn = self._compile(float64_twin(self.tf_model))
+        return self._twin_fn(x)
 
-@pytest.fixture(scope="module", params=MODEL_PARAMS, ids=[f"{k}-{s}" for k, s in MODEL_PARAMS])
-def pair(request, tmp_path_factory):
-    kind, source = request.param
-    if source == "trained":
-        directory = TRAINED / kind
-    else:
-        dtype = source.split("-")[1]
-        model = BitAdder(16, dtype=dtype, cell=kind, seed=CELLS.index(kind))
-        randomise(model, seed=100 + CELLS.index(kind))
-        directory = save_model(model, tmp_path_factory.mktemp(f"{kind}-{dtype}"))
-    p = Pair(directory)
-    assert p.tf_model.cell_kind == kind and p.np_model.cell == kind
-    assert p.tf_model.dtype == ("float32" if source == "trained" else source.split("-")[1])
-    return p
+    def tolerance(self, name, x, got, expected, what):
+        """RTOL, or LOOSE_RTOL where TensorFlow's own float32 rounding is as large (see above)."""
+        if relative_error(got, expected).max() <= RTOL:
+            return RTOL
+        tf_err = relative_error(expected, self.exact_logits(name, x)).max()
+        assert tf_err > RTOL / 4, (f"{what}: more than {RTOL} from tf, though tf's float32 "
+                                   f"is within {tf_err:.2g} of float64")
+        return LOOSE_RTOL
 
 
 def _inputs():
     adv = adversarial_pairs(1000)
-    long = random_batch(4, 4999, 3, mixed_density=True).x  # 4 x 5,000 = NUMBA_MIN_STEPS
+    long = random_batch(8, 2499, 3, mixed_density=True).x  # 8 x 2,500 = NUMBA_MIN_STEPS
     assert long.shape[0] * long.shape[1] >= engine.NUMBA_MIN_STEPS
     return {
         "uniform": random_batch(64, 40, 1).x,
@@ -120,45 +172,89 @@ def _inputs():
 INPUTS = _inputs()
 
 
+@pytest.fixture(scope="module", params=MODEL_PARAMS, ids=[f"{k}-{s}" for k, s in MODEL_PARAMS])
+def pair(request, tmp_path_factory):
+    kind, source = request.param
+    if source == "trained":
+        directory = TRAINED / kind
+    else:
+        dtype = source.split("-")[1]
+        model = BitAdder(16, dtype=dtype, cell=kind, seed=CELLS.index(kind))
+        randomise(model, seed=100 + CELLS.index(kind))
+        centre_readout(model, INPUTS["mixed"])
+        directory = save_model(model, tmp_path_factory.mktemp(f"{kind}-{dtype}"))
+    p = Pair(kind, source, directory)
+    assert p.tf_model.cell_kind == kind and p.np_model.cell == kind
+    assert p.tf_model.dtype == ("float32" if source == "trained" else source.split("-")[1])
+    return p
+
+
 @pytest.mark.parametrize("name", list(INPUTS))
 def test_logits_and_bits_match_tensorflow(pair, name, monkeypatch):
     x = INPUTS[name]
     expected = pair.tf_logits(name, x)
     m = pair.np_model
-    k = step_index(x)
 
-    numpy_loop = m._logits_numpy(k)
-    numba_loop = engine.kernels()[m.cell](k, *m._kernel_args())
-    for got, what in [(numpy_loop, "numpy loop"), (numba_loop, "numba kernel")]:
-        assert got.dtype == np.float32, what
-        assert_logits_close(got, expected, f"{what} vs tf on {name}")
-    assert_logits_close(numba_loop, numpy_loop, f"numba vs numpy on {name}")
-
-    # the public entry point, on whichever path it picks, and with numba switched off
-    public = m.logits(x)
-    assert public.dtype == np.float32
-    assert_logits_close(public, expected, f"logits() vs tf on {name}")
+    # the NumPy loop, through the public entry point with numba switched off
     monkeypatch.setenv("GRU_TUTORIAL_NO_NUMBA", "1")
-    assert_logits_close(m.logits(x), expected, f"logits() without numba vs tf on {name}")
+    numpy_loop = m.logits(x)
     monkeypatch.delenv("GRU_TUTORIAL_NO_NUMBA")
+    # the numba kernel, called directly (logits() only uses it from NUMBA_MIN_STEPS steps)
+    numba_loop = engine.kernels()[m.cell](step_index(x), *m._kernel_args())
+    # and whatever logits() picks by default (numba for "long")
+    public = m.logits(x)
+    rtol = RTOL
+    for got, what in [(numpy_loop, "numpy loop"), (numba_loop, "numba kernel"),
+                      (public, "logits()")]:
+        assert got.dtype == np.float32, what
+        what = f"{what} vs tf on {name}"
+        rtol = max(rtol, pair.tolerance(name, x, got, expected, what))
+        assert_logits_close(got, expected, what, rtol)
+    assert_logits_close(numba_loop, numpy_loop, f"numba vs numpy on {name}", rtol)
 
     # the same bits: exactly, wherever TensorFlow's logit is not within rounding of 0
-    # (untrained models have logits of exactly 0, e.g. at the first step of 0 + 0)
     bits = m.predict_bits(x)
     assert bits.dtype == np.uint8 and bits.shape == expected.shape
-    clear = np.abs(expected) > RTOL * np.maximum(1.0, np.abs(expected))
-    assert clear.mean() > 0.9
+    clear = np.abs(expected) > rtol * np.maximum(1.0, np.abs(expected))
+    assert clear.mean() > 0.99
     np.testing.assert_array_equal(bits[clear], (expected > 0)[clear])
-    if pair.dir.parent == TRAINED and x.shape[1] < 1025:  # Keras's own bits (no XLA here)
-        np.testing.assert_array_equal(bits, pair.tf_model.predict_bits(x))
+    if pair.source == "trained":
+        assert clear.all()
+        if x.shape[1] < 1025:  # Keras's own predict_bits (it compiles with XLA from 1,025 steps)
+            np.testing.assert_array_equal(bits, pair.tf_model.predict_bits(x))
 
 
-def test_trained_models_have_margins_and_make_the_test_meaningful(pair):
-    """The comparison above is only as strong as the logits are varied: make sure they are."""
+def test_logits_are_varied_enough_to_make_the_comparison_meaningful(pair):
     expected = pair.tf_logits("mixed", INPUTS["mixed"])
-    bits = expected > 0
-    assert 0.2 < bits.mean() < 0.8
+    assert 0.2 < (expected > 0).mean() < 0.8
     assert np.std(expected) > 0.1
+
+
+@pytest.mark.parametrize("name", ["mixed", "adversarial"])
+def test_engine_equations_in_float64_match_tensorflow_in_float64(pair, name, monkeypatch):
+    """Rounding aside, the engine computes exactly Keras's function (float64 both sides)."""
+    x = INPUTS[name]
+    exact = pair.exact_logits(name, x)
+    m64 = float64_engine(pair.dir, monkeypatch)
+    assert m64.table.dtype == np.float64
+    got = m64._logits_numpy(step_index(x))
+    assert got.dtype == np.float64
+    assert_logits_close(got, exact, f"float64 engine vs float64 tf on {name}", 1e-9)
+
+
+def test_from_model_is_the_saved_model(pair):
+    """``NumpyAdder.from_model`` (weights from the Keras model) equals ``load`` (from disk)."""
+    live = engine.NumpyAdder.from_model(pair.tf_model)
+    assert live.cell == pair.np_model.cell and set(live.weights) == set(pair.np_model.weights)
+    for name, w in pair.np_model.weights.items():
+        np.testing.assert_array_equal(live.weights[name], w, err_msg=name)
+    x = INPUTS["mixed"]
+    np.testing.assert_array_equal(live.logits(x), pair.np_model.logits(x))
+
+
+def test_from_model_refuses_other_objects():
+    with pytest.raises(ArgumentError, match="BitAdder"):
+        engine.NumpyAdder.from_model(object())
 
 
 def test_float64_model_runs_in_float32(tmp_path):
@@ -169,8 +265,7 @@ def test_float64_model_runs_in_float32(tmp_path):
     assert json.loads((tmp_path / CONFIG_NAME).read_text())["model"]["dtype"] == "float64"
     assert all(w.dtype == np.float32 for w in m.weights.values())
     assert m.table.dtype == np.float32 and m.U.dtype == np.float32
-    x = INPUTS["mixed"][:4]
-    assert m.logits(x).dtype == np.float32
+    assert m.logits(INPUTS["mixed"][:4]).dtype == np.float32
     # the float32 weights are the float64 ones rounded
     np.testing.assert_array_equal(m.weights["U_h"], model.cell.U_h.numpy().astype(np.float32))
 
@@ -213,27 +308,44 @@ def test_numba_runs_from_numba_min_steps(bundled, monkeypatch):
     assert not calls
 
 
-@pytest.mark.parametrize("value", ["1", "yes"])
-def test_env_switches_numba_off(bundled, monkeypatch, value):
-    monkeypatch.setenv("GRU_TUTORIAL_NO_NUMBA", value)
+def test_numba_runs_up_to_numba_max_batch(bundled, monkeypatch):
+    monkeypatch.delenv("GRU_TUTORIAL_NO_NUMBA", raising=False)
+    rng = np.random.default_rng(2)
+    top = engine.NUMBA_MAX_BATCH
+    steps = -(-engine.NUMBA_MIN_STEPS // top)  # enough steps for the top batch size
+    x = rng.integers(0, 2, (top + 1, steps, 2)).astype(np.uint8)
+    numba_loop = engine.kernels()[bundled.cell](step_index(x[:top]), *bundled._kernel_args())
+    calls = spy_kernels(monkeypatch)
+    many = bundled.logits(x)  # one sequence too many: the NumPy loop
+    assert not calls
+    np.testing.assert_array_equal(many, bundled._logits_numpy(step_index(x)))
+    np.testing.assert_array_equal(bundled.logits(x[:top]), numba_loop)
+    assert calls
+
+
+def test_env_switches_numba_off(bundled, monkeypatch):
+    monkeypatch.setenv("GRU_TUTORIAL_NO_NUMBA", "1")
     assert not engine.have_numba()
     monkeypatch.setattr(engine, "kernels", lambda: pytest.fail("numba used despite the env"))
-    x = np.random.default_rng(1).integers(0, 2, (1, engine.NUMBA_MIN_STEPS + 5, 2))
+    x = np.random.default_rng(1).integers(0, 2, (4, engine.NUMBA_MIN_STEPS // 4 + 1, 2))
     np.testing.assert_array_equal(bundled.logits(x), bundled._logits_numpy(step_index(x)))
 
 
-def test_without_numba_installed_the_numpy_loop_runs(bundled, monkeypatch):
-    monkeypatch.delenv("GRU_TUTORIAL_NO_NUMBA", raising=False)
-    monkeypatch.setitem(sys.modules, "numba", None)  # find_spec -> None: as if not installed
-    assert not engine.have_numba()
-    monkeypatch.setattr(engine, "kernels", lambda: pytest.fail("numba used though missing"))
-    a = 2**25_000 - 1
-    assert bundled.add(a, 1) == a + 1
+def test_without_numba_installed_the_numpy_loop_runs():
+    proc = run_python("""
+        sys.modules["numba"] = None  # as if not installed: importing it raises ImportError
+        from gru_tutorial import engine
+        assert not engine.have_numba()
+        a = [2**10_000 - 1, 2**9_999, 3**6_000]
+        b = [1, 2**9_999, 5**4_000]
+        assert len(a) * (max(a).bit_length() + 1) >= engine.NUMBA_MIN_STEPS
+        assert engine.load_pretrained().add_many(a, b) == [p + q for p, q in zip(a, b)]
+        print("ok")
+    """)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout == "ok\n"
 
 
-@pytest.mark.xfail(strict=True, reason="bug: engine.have_numba() only checks find_spec, so a "
-                   "numba that is installed but fails to import (e.g. built for another NumPy) "
-                   "makes long additions raise ImportError instead of using the NumPy loop")
 def test_numba_that_fails_to_import_falls_back_to_numpy(tmp_path):
     broken = tmp_path / "numba"
     broken.mkdir()
@@ -258,22 +370,28 @@ EDGE_PAIRS = [
 ]
 assert max(max(a, b) for a, b in EDGE_PAIRS).bit_length() < 4096  # one XLA bucket per model
 
-ADD_MODELS = ["bundled", *CELLS]
 
 
-@pytest.mark.parametrize("which", ADD_MODELS)
-def test_add_gives_the_same_integers_as_keras(which):
-    if which == "bundled":
-        tf_model, np_model = load_pretrained(), engine.load_pretrained()
-    else:
-        tf_model, np_model = load_model(TRAINED / which), engine.load(TRAINED / which)
-    a = [p for p, _ in EDGE_PAIRS]
-    b = [q for _, q in EDGE_PAIRS]
+def test_bundled_add_gives_the_same_integers_as_keras(bundled):
+    tf_model = load_pretrained()
     for p, q in EDGE_PAIRS:
-        assert np_model.add(p, q) == tf_model.add(p, q), (which, p.bit_length(), q.bit_length())
+        assert bundled.add(p, q) == tf_model.add(p, q) == p + q, (p.bit_length(), q.bit_length())
+    a, b = [p for p, _ in EDGE_PAIRS], [q for _, q in EDGE_PAIRS]
+    assert bundled.add_many(a, b) == tf_model.add_many(a, b) == [p + q for p, q in EDGE_PAIRS]
+
+
+# the other models get the pairs Keras adds without compiling with XLA (which costs seconds);
+# their longer sums are compared logit by logit above
+SHORT_PAIRS = [(p, q) for p, q in EDGE_PAIRS if max(p, q).bit_length() + 1 < 1025]
+
+
+@pytest.mark.parametrize("kind", CELLS)
+def test_add_gives_the_same_integers_as_keras(kind):
+    tf_model, np_model = load_model(TRAINED / kind), engine.load(TRAINED / kind)
+    for p, q in SHORT_PAIRS:
+        assert np_model.add(p, q) == tf_model.add(p, q), (kind, p.bit_length(), q.bit_length())
+    a, b = [p for p, _ in SHORT_PAIRS], [q for _, q in SHORT_PAIRS]
     assert np_model.add_many(a, b) == tf_model.add_many(a, b)
-    if which == "bundled":
-        assert np_model.add_many(a, b) == [p + q for p, q in EDGE_PAIRS]
 
 
 def test_bundled_model_adds_exactly(bundled):
@@ -491,5 +609,5 @@ def test_cli_help_imports_neither_tensorflow_nor_keras(argv):
 
 
 def test_the_no_tensorflow_check_can_fail():
-    proc = run_python("import gru_tutorial.model")
-    assert proc.returncode != 0 and "tensorflow" in proc.stderr
+    proc = run_python("sys.modules['keras'] = sys  # as if something had imported Keras")
+    assert proc.returncode != 0 and "HEAVY ['keras']" in proc.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,8 +72,8 @@ def _parse_decimal(text: str, where: str) -> int:
         shown = digits[:20] + ("..." if len(digits) > 20 else "")
         raise ArgumentError(f"{where} must be a non-negative whole number in decimal digits, "
                             f"got {shown!r}" if digits else f"{where} is empty")
-    # a decimal digit is log2(10) = 3.32 bits; refuse what cannot fit before converting
-    check_steps(1, int(len(digits.lstrip("0")) * 3.33) + 1, f"{where}: bits")
+    # d digits need at most ceil(d log2(10)) bits; refuse what cannot fit before converting
+    check_steps(1, math.ceil(len(digits.lstrip("0")) * _BITS_PER_DIGIT) + 1, f"{where}: bits")
     if len(digits) > 2000:
         try:
             import gmpy2
@@ -95,10 +96,29 @@ def _format_decimal(n: int) -> str:
     return str(n)
 
 
+_BITS_PER_DIGIT = math.log2(10)
+# The most characters an operand source may hold: the digits of the largest operand that
+# fits in MAX_STEPS steps, plus room for whitespace. Checked before reading, so that
+# `add @/dev/zero 1` is refused instead of filling the memory.
+_MAX_OPERAND_CHARS = 2 * (math.ceil(MAX_STEPS / _BITS_PER_DIGIT) + 1) + (1 << 20)
+
+
+def _decode(data: bytes, where: str) -> str:
+    """The text of an operand source (any byte kept, for the digit check to name), or an error."""
+    if len(data) > _MAX_OPERAND_CHARS:
+        raise ArgumentError(f"{where} is too long: more than {_MAX_OPERAND_CHARS:,} characters, "
+                            f"beyond the limit of {MAX_STEPS:,} bits per operand")
+    return data.decode("latin-1")
+
+
 def _read_operands(first: str, second: str | None) -> tuple[int, int]:
     """The two operands of ``add``: decimal digits, ``@FILE``, or ``-`` (standard input)."""
     if first == "-" and second is None:  # both from standard input, one per line
-        lines = [line for line in sys.stdin.read().splitlines() if line.strip()]
+        source = getattr(sys.stdin, "buffer", None)  # bytes; a StringIO stand-in has none
+        data = source.read(_MAX_OPERAND_CHARS + 1) if source is not None \
+            else sys.stdin.read(_MAX_OPERAND_CHARS + 1).encode("utf-8", "surrogateescape")
+        text = _decode(data, "standard input")
+        lines = [line for line in text.splitlines() if line.strip()]
         if len(lines) != 2:
             raise ArgumentError(f"standard input must hold two operands, one per line, "
                                 f"got {len(lines)} non-empty line(s)")
@@ -119,18 +139,17 @@ def _operand_value(text: str, name: str) -> int:
     path = Path(text[1:])
     if not text[1:]:
         raise ArgumentError(f"{name}: '@' must be followed by a file name")
+    where = f"{name} (file {str(path)!r})"
     try:
-        content = path.read_text(encoding="ascii", errors="strict")
+        with open(path, "rb") as f:  # bounded read: /dev/zero or a huge file is refused
+            data = f.read(_MAX_OPERAND_CHARS + 1)
     except FileNotFoundError:
         raise ArgumentError(f"{name}: no file {str(path)!r}") from None
     except IsADirectoryError:
         raise ArgumentError(f"{name}: {str(path)!r} is a directory, not a file") from None
-    except UnicodeDecodeError:
-        raise ArgumentError(f"{name}: {str(path)!r} holds characters other than digits "
-                            "and whitespace") from None
     except OSError as exc:
         raise ArgumentError(f"{name}: cannot read {str(path)!r} ({exc.strerror})") from None
-    return _parse_decimal(content, f"{name} (file {str(path)!r})")
+    return _parse_decimal(_decode(data, where), where)
 
 
 def positive(text: str) -> int:

@@ -49,16 +49,28 @@ _kernels: dict | None = None
 
 
 def have_numba() -> bool:
-    """Whether numba can be imported (and is not disabled by ``GRU_TUTORIAL_NO_NUMBA=1``)."""
-    if os.environ.get("GRU_TUTORIAL_NO_NUMBA"):
-        return False
-    import importlib.util
+    """Whether the compiled loops are available: numba imports, and is not disabled.
 
-    return importlib.util.find_spec("numba") is not None
+    ``GRU_TUTORIAL_NO_NUMBA`` set to anything but ``''`` or ``'0'`` disables it.
+    The first call imports numba (about a third of a second).
+    """
+    if os.environ.get("GRU_TUTORIAL_NO_NUMBA", "") not in ("", "0"):
+        return False
+    try:
+        kernels()
+    except ImportError:  # not installed, or broken (e.g. built for another NumPy)
+        return False
+    return True
 
 
 def kernels() -> dict:
-    """The compiled loops, one per cell (numba is imported on the first call)."""
+    """The compiled loops, one per cell (numba is imported on the first call).
+
+    Raises
+    ------
+    ImportError
+        If numba cannot be imported.
+    """
     global _kernels
     if _kernels is None:
         from . import _kernels as compiled  # imports numba; compiled code is cached on disk
