@@ -10,7 +10,8 @@ Three measurements, each in fresh processes where the process start matters:
    first run with an empty numba cache (a fresh machine compiles the loop once)
    and a check that the printed sum is exact.
 3. The cost of one time step of each engine, batch 1, in-process, after a
-   warm-up call: the NumPy loop, the numba loop, and the TensorFlow model in
+   warm-up call: the NumPy loop and the numba loop (both timed before any
+   TensorFlow computation runs in the process), and the TensorFlow model in
    graph mode and XLA-compiled, for the bundled 3-unit model and for a 16-unit
    GRU (the fast recipe's size, the seed-0 GRU of ``why_gates``). For reference:
    RTNeural, a C++ library, runs a 16-unit GRU step in 0.26 µs (its published
@@ -84,31 +85,45 @@ def per_step_us(fn, steps: int, repeats: int = 3) -> float:
     return 1e6 * statistics.median(ts) / steps
 
 
-def step_costs(directory: Path | None, numpy_steps: int, long_steps: int) -> dict:
-    """Microseconds per step of each engine for one model, batch 1."""
-    np_model = engine.load_pretrained() if directory is None else engine.load(directory)
-    tf_model = load_pretrained() if directory is None else load_model(directory)
+def inputs(numpy_steps: int, long_steps: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random inputs of batch 1 for the per-step timings."""
     rng = np.random.default_rng(0)
-    x_short = rng.integers(0, 2, (1, numpy_steps, 2)).astype(np.float32)
-    x_long = rng.integers(0, 2, (1, long_steps, 2)).astype(np.float32)
+    return (rng.integers(0, 2, (1, numpy_steps, 2)).astype(np.float32),
+            rng.integers(0, 2, (1, long_steps, 2)).astype(np.float32))
+
+
+def engine_step_costs(directory: Path | None, numpy_steps: int, long_steps: int) -> dict:
+    """Microseconds per step of the NumPy and numba loops, batch 1 (before TensorFlow runs:
+    its thread pools compete for the cores once they have been used)."""
+    np_model = engine.load_pretrained() if directory is None else engine.load(directory)
+    x_short, x_long = inputs(numpy_steps, long_steps)
     k_short = (2 * x_short[..., 0] + x_short[..., 1]).astype(np.int8)
     k_long = (2 * x_long[..., 0] + x_long[..., 1]).astype(np.int8)
     kernel = engine.kernels()[np_model.cell]
     args = np_model._kernel_args()
-    out = {
-        "units": np_model.units,
-        "numpy_loop": per_step_us(lambda: np_model._logits_numpy(k_short), numpy_steps),
-        "numba_loop": per_step_us(lambda: kernel(k_long, *args), long_steps),
+    return {"units": np_model.units,
+            "numpy_loop": per_step_us(lambda: np_model._logits_numpy(k_short), numpy_steps),
+            "numba_loop": per_step_us(lambda: kernel(k_long, *args), long_steps)}
+
+
+def tf_step_costs(directory: Path | None, numpy_steps: int, long_steps: int) -> dict:
+    """Microseconds per step of the TensorFlow model, graph and XLA, batch 1; and the largest
+    difference between its logits and the engine's."""
+    tf_model = load_pretrained() if directory is None else load_model(directory)
+    np_model = engine.load_pretrained() if directory is None else engine.load(directory)
+    x_short, x_long = inputs(numpy_steps, long_steps)
+    ref = tf_model(x_short).numpy()[..., 0]
+    k_short = (2 * x_short[..., 0] + x_short[..., 1]).astype(np.int8)
+    kernel = engine.kernels()[np_model.cell]
+    return {
         "tf_graph": per_step_us(lambda: tf_model.predict_bits(x_short, jit_compile=False),
                                 numpy_steps),
         "tf_xla": per_step_us(lambda: tf_model.predict_bits(x_long, jit_compile=True),
                               long_steps),
+        "max_logit_diff_numpy": float(np.abs(np_model._logits_numpy(k_short) - ref).max()),
+        "max_logit_diff_numba": float(np.abs(kernel(k_short, *np_model._kernel_args())
+                                             - ref).max()),
     }
-    # the same numbers from every engine
-    ref = tf_model(x_short).numpy()[..., 0]
-    out["max_logit_diff_numpy"] = float(np.abs(np_model._logits_numpy(k_short) - ref).max())
-    out["max_logit_diff_numba"] = float(np.abs(kernel(k_short, *args) - ref).max())
-    return out
 
 
 def mb(value: float | None) -> str:
@@ -154,8 +169,11 @@ def main() -> None:
     log("per-step cost")
     gru16 = RESULTS / "why_gates_models" / "gru"
     steps_numpy, steps_long = (2_000, 20_000) if args.quick else (20_000, 1_000_000)
-    results["per_step_us"] = {"bundled": step_costs(None, steps_numpy, steps_long),
-                              "gru16": step_costs(gru16, steps_numpy, steps_long)}
+    models = {"bundled": None, "gru16": gru16}
+    costs = {name: engine_step_costs(d, steps_numpy, steps_long) for name, d in models.items()}
+    for name, d in models.items():
+        costs[name].update(tf_step_costs(d, steps_numpy, steps_long))
+    results["per_step_us"] = costs
 
     small, lg, ps = results["add_small"], results["add_long"], results["per_step_us"]
     rows = [[f"`gru-tutorial add 5 7 --engine {e}`", f"{small[e]['seconds']['median']:.2f}",
