@@ -100,41 +100,46 @@ class RecurrentCell(keras.layers.Layer):
     sequence, with ``tf.scan`` (:meth:`run_scan`) or unrolled
     (:meth:`run_unrolled`). Chapter "Why gates?" (``book/07_why_gates.ipynb``).
 
+    A subclass sets :attr:`GATES` (one ``W``, ``U`` and ``b`` per name; ``''``
+    names them plain ``W``, ``U``, ``b``) and :attr:`NAME`, its default layer name.
+
     Parameters
     ----------
     units : int
         Size of the hidden state ``h``.
     input_dim : int
         Size of each input vector ``x_t``.
-    gates : tuple of str
-        Gate names: one ``W``, ``U`` and ``b`` each (``''`` names them plain
-        ``W``, ``U``, ``b``).
     kernel_initializer, recurrent_initializer, bias_initializer : str or Initializer
         How to initialise ``W_*``, ``U_*`` and ``b_*`` (see :data:`INITIALIZERS`).
     seed : int, optional
         Seed for the initializers; the same seed gives the same weights.
     dtype : str
         ``'float32'`` or ``'float64'``.
-    name : str
-        Layer name.
+    name : str, optional
+        Layer name (default :attr:`NAME`).
     """
+
+    GATES: tuple[str, ...] = ()
+    NAME = "cell"
 
     def __init__(
         self,
         units: int,
         input_dim: int,
-        gates: tuple[str, ...],
         *,
         kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
         recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
         bias_initializer: str | keras.initializers.Initializer = "zeros",
         seed: int | None = None,
         dtype: str = "float32",
-        name: str = "cell",
+        name: str | None = None,
     ) -> None:
+        if not self.GATES:
+            raise TypeError(f"{type(self).__name__} names no gates: subclass RecurrentCell "
+                            "and set GATES")
         units, input_dim, seed = check_cell_args(units, input_dim, dtype, seed)
-        super().__init__(dtype=dtype, name=name)
-        self.units, self.input_dim, self.gates = units, input_dim, tuple(gates)
+        super().__init__(dtype=dtype, name=name or self.NAME)
+        self.units, self.input_dim, self.gates = units, input_dim, self.GATES
         specs = {"W": (kernel_initializer, (self.input_dim, self.units)),
                  "U": (recurrent_initializer, (self.units, self.units)),
                  "b": (bias_initializer, (self.units,))}
@@ -299,8 +304,8 @@ class GRUCell(RecurrentCell):
         Seed for the initializers; the same seed gives the same weights.
     dtype : str
         ``'float32'`` or ``'float64'``.
-    name : str
-        Layer name.
+    name : str, optional
+        Layer name (default ``'gru_cell'``).
 
     Attributes
     ----------
@@ -312,22 +317,8 @@ class GRUCell(RecurrentCell):
         Biases, shape ``(units,)``.
     """
 
-    def __init__(
-        self,
-        units: int,
-        input_dim: int,
-        *,
-        kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
-        recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
-        bias_initializer: str | keras.initializers.Initializer = "zeros",
-        seed: int | None = None,
-        dtype: str = "float32",
-        name: str = "gru_cell",
-    ) -> None:
-        super().__init__(units, input_dim, _GATES,
-                         kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer, seed=seed, dtype=dtype, name=name)
+    GATES = _GATES
+    NAME = "gru_cell"
 
     # -- the equations, one step at a time ---------------------------------
     def step(self, x_t: tf.Tensor, h: tf.Tensor) -> tf.Tensor:

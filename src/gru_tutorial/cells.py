@@ -48,8 +48,8 @@ class RNNCell(RecurrentCell):
     ----------
     units, input_dim, kernel_initializer, recurrent_initializer, bias_initializer, seed, dtype
         As for :class:`~gru_tutorial.cell.GRUCell`.
-    name : str
-        Layer name.
+    name : str, optional
+        Layer name (default ``'rnn_cell'``).
 
     Attributes
     ----------
@@ -61,21 +61,8 @@ class RNNCell(RecurrentCell):
         Bias, shape ``(units,)``.
     """
 
-    def __init__(
-        self,
-        units: int,
-        input_dim: int,
-        *,
-        kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
-        recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
-        bias_initializer: str | keras.initializers.Initializer = "zeros",
-        seed: int | None = None,
-        dtype: str = "float32",
-        name: str = "rnn_cell",
-    ) -> None:
-        super().__init__(units, input_dim, ("",), kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer, seed=seed, dtype=dtype, name=name)
+    GATES = ("",)
+    NAME = "rnn_cell"
 
     def step(self, x_t: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
         """One time step: ``tanh(x_t W + h U + b)``.
@@ -112,8 +99,8 @@ class NoResetGRUCell(RecurrentCell):
     ----------
     units, input_dim, kernel_initializer, recurrent_initializer, bias_initializer, seed, dtype
         As for :class:`~gru_tutorial.cell.GRUCell`.
-    name : str
-        Layer name.
+    name : str, optional
+        Layer name (default ``'gru_noreset_cell'``).
 
     Attributes
     ----------
@@ -121,21 +108,8 @@ class NoResetGRUCell(RecurrentCell):
         The GRU's weights without those of the reset gate.
     """
 
-    def __init__(
-        self,
-        units: int,
-        input_dim: int,
-        *,
-        kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
-        recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
-        bias_initializer: str | keras.initializers.Initializer = "zeros",
-        seed: int | None = None,
-        dtype: str = "float32",
-        name: str = "gru_noreset_cell",
-    ) -> None:
-        super().__init__(units, input_dim, ("z", "h"), kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer, seed=seed, dtype=dtype, name=name)
+    GATES = ("z", "h")
+    NAME = "gru_noreset_cell"
 
     def step(self, x_t: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
         """One time step: the GRU's equations with ``r = 1``.
@@ -180,8 +154,8 @@ class LSTMCell(RecurrentCell):
         Start the forget gate's bias ``b_f`` at 1 instead of the bias
         initializer's value, as Keras does by default (Jozefowicz et al., 2015):
         the cell then starts out remembering.
-    name : str
-        Layer name.
+    name : str, optional
+        Layer name (default ``'lstm_cell'``).
 
     Attributes
     ----------
@@ -194,6 +168,9 @@ class LSTMCell(RecurrentCell):
         Biases, shape ``(units,)``.
     """
 
+    GATES = ("i", "f", "o", "c")
+    NAME = "lstm_cell"
+
     def __init__(
         self,
         units: int,
@@ -205,11 +182,11 @@ class LSTMCell(RecurrentCell):
         seed: int | None = None,
         dtype: str = "float32",
         unit_forget_bias: bool = True,
-        name: str = "lstm_cell",
+        name: str | None = None,
     ) -> None:
         if not isinstance(unit_forget_bias, bool):
             raise ArgumentError(f"unit_forget_bias must be True or False, got {unit_forget_bias!r}")
-        super().__init__(units, input_dim, ("i", "f", "o", "c"),
+        super().__init__(units, input_dim,
                          kernel_initializer=kernel_initializer,
                          recurrent_initializer=recurrent_initializer,
                          bias_initializer=bias_initializer, seed=seed, dtype=dtype, name=name)
