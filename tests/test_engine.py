@@ -611,3 +611,61 @@ def test_cli_help_imports_neither_tensorflow_nor_keras(argv):
 def test_the_no_tensorflow_check_can_fail():
     proc = run_python("sys.modules['keras'] = sys  # as if something had imported Keras")
     assert proc.returncode != 0 and "HEAVY ['keras']" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- all_exact
+
+
+@pytest.mark.parametrize("name", ["uniform", "mixed", "adversarial"])
+def test_all_exact_agrees_with_the_bits(pair, name):
+    """On its own bits every sum is exact; flip any one bit and it is not."""
+    x = INPUTS[name]
+    logits = pair.np_model.logits(x)
+    bits = (logits > 0).astype(np.float32)
+    exact, margin = pair.np_model.all_exact(x, bits)
+    assert exact and margin == pytest.approx(float(np.abs(logits).min()), rel=1e-6)
+    assert pair.np_model.all_exact(x, bits[..., None])[0]  # (batch, time, 1) like AdditionBatch.y
+    rng = np.random.default_rng(7)
+    time = x.shape[1]
+    # the first step, the last step, a block boundary, and random places
+    places = [(0, 0), (x.shape[0] - 1, time - 1), (1, engine.CHECK_BLOCK - 1),
+              (2, engine.CHECK_BLOCK)] + [tuple(rng.integers(0, s) for s in bits.shape)
+                                          for _ in range(5)]
+    for i, t in places:
+        wrong = bits.copy()
+        wrong[i, t] = 1 - wrong[i, t]
+        assert not pair.np_model.all_exact(x, wrong)[0], (i, t)
+
+
+def test_all_exact_stops_at_the_first_wrong_block(bundled, monkeypatch):
+    x = random_batch(4, 300, 5).x
+    bits = bundled.predict_bits(x).astype(np.float32)
+    bits[0, 3] = 1 - bits[0, 3]
+    steps = []
+    real_take = bundled.table.take
+
+    class Table(np.ndarray):
+        pass
+
+    table = bundled.table.view(Table)
+    table.take = lambda *a, **k: (steps.append(1), real_take(*a, **k))[1]
+    monkeypatch.setattr(bundled, "table", table)
+    assert not bundled.all_exact(x, bits)[0]
+    assert len(steps) == engine.CHECK_BLOCK  # one block, not 301 steps
+
+
+def test_all_exact_on_the_true_sums_of_the_bundled_model(bundled):
+    batch = random_batch(200, 1000, 11, mixed_density=True)
+    assert bundled.all_exact(batch.x, batch.y)[0]
+    adv = adversarial_pairs(1000)
+    sums = encode_pairs([a for a, _ in adv.values()], [b for _, b in adv.values()])
+    exact, margin = bundled.all_exact(sums.x, sums.y)
+    assert exact and margin > 0.1
+
+
+@pytest.mark.parametrize("x_shape, y_shape", [((3, 5, 2), (3, 4)), ((3, 5, 2), (2, 5)),
+                                              ((3, 5), (3, 5)), ((0, 5, 2), (0, 5)),
+                                              ((3, 5, 2), (3, 5, 2))])
+def test_all_exact_refuses_mismatched_shapes(bundled, x_shape, y_shape):
+    with pytest.raises(ValueError, match="shape"):
+        bundled.all_exact(np.zeros(x_shape), np.zeros(y_shape))

@@ -245,3 +245,39 @@ def test_make_train_step_options_agree():
     keras_losses = [float(step(x, y)[0]) for _ in range(4)]
     np.testing.assert_allclose(keras_losses[0], losses["plain"][0], rtol=1e-6)  # same start
     assert keras_losses[-1] < keras_losses[0]
+
+
+def test_held_out_check_decides_as_tensorflow_along_a_run():
+    """At every step of a short run, the NumPy check passes exactly when TensorFlow's does."""
+    from gru_tutorial.evaluate import evaluate_sets
+    from gru_tutorial.train import Trainer
+
+    trainer = Trainer("fast", seed=3, eval_bits=(6, 12, 40), eval_count=200)
+    decisions = []
+    for _ in range(120):
+        trainer.train_step()
+        ours = trainer._held_out_check()
+        theirs = evaluate_sets(trainer.model, trainer.sets, stop_early=True)
+        assert (ours is None) == (theirs is None), trainer.iteration
+        if ours is not None:
+            assert ours == theirs
+        decisions.append(ours is not None)
+    assert True in decisions and False in decisions  # both outcomes were tried
+
+
+def test_held_out_check_hands_close_calls_to_tensorflow(monkeypatch, pretrained):
+    import gru_tutorial.train as train_module
+    from gru_tutorial.train import Trainer
+
+    calls = []
+    real = train_module.evaluate_sets
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "evaluate_sets", spy)
+    trainer = Trainer("small", seed=4, model=pretrained)
+    assert trainer._held_out_check() is not None and calls == []  # clear margins: NumPy decides
+    monkeypatch.setattr(train_module, "CHECK_MARGIN", float("inf"))
+    assert trainer._held_out_check() is not None and calls == [1]  # every call is close
