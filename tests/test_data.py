@@ -234,3 +234,20 @@ def test_carry_functions_reject_bad_input(bad):
     for fn in (carries, carry_chains, longest_carry_chain):
         with pytest.raises(BitsError, match="x must"):
             fn(bad)
+
+
+@pytest.mark.parametrize("bits", [63, 64, 71, 72, 79, 1000])
+@pytest.mark.parametrize("mixed", [False, True])
+def test_big_path_is_encode_pairs(bits, mixed):
+    """The long-operand path builds exactly the batch encode_pairs makes from its operands."""
+    batch = random_batch(40, bits, 5, mixed_density=mixed)
+    again = encode_pairs(batch.a, batch.b, width=bits + 1)
+    assert np.array_equal(batch.x, again.x) and np.array_equal(batch.y, again.y)
+    assert batch.x.dtype == again.x.dtype and batch.y.dtype == again.y.dtype
+
+
+def test_big_path_with_the_longest_sums():
+    ones = (1 << 100) - 1
+    batch = random_batch(300, 100, 9, mixed_density=True)  # densities near 1 give all-ones
+    check_batch(batch, 300, 100)
+    assert any(a + b > ones for a, b in zip(batch.a, batch.b, strict=True))

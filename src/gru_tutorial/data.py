@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bits import BitsError, check_nonnegative_int, from_bits, to_bits
+from .bits import BitsError, check_nonnegative_int, to_bits
 from .checks import check_int, check_steps
 
 __all__ = [
@@ -174,9 +174,17 @@ def random_batch(
         x[:, :bits, :] = operand_bits.transpose(1, 2, 0)
         y = (((a_int + b_int)[:, None] & weights) != 0).astype(np.float32)[..., None]
         return AdditionBatch(x=x, y=y, a=[int(v) for v in a_int], b=[int(v) for v in b_int])
-    a = [from_bits(row) for row in operand_bits[0]]
-    b = [from_bits(row) for row in operand_bits[1]]
-    return encode_pairs(a, b, width=bits + 1)
+    # Longer operands: Python integers from the packed bits, and the sums' bits unpacked
+    # from their bytes (the same batch as encode_pairs(a, b, bits + 1), without its checks)
+    packed = np.packbits(operand_bits, axis=2, bitorder="little")
+    a, b = ([int.from_bytes(row.tobytes(), "little") for row in half] for half in packed)
+    size = (bits + 8) // 8  # bytes of a (bits + 1)-bit sum
+    raw = b"".join((p + q).to_bytes(size, "little") for p, q in zip(a, b, strict=True))
+    sum_bits = np.unpackbits(np.frombuffer(raw, dtype=np.uint8).reshape(batch_size, size),
+                             axis=1, bitorder="little")[:, :bits + 1]
+    x = np.zeros((batch_size, bits + 1, 2), dtype=np.float32)
+    x[:, :bits, :] = operand_bits.transpose(1, 2, 0)
+    return AdditionBatch(x=x, y=sum_bits.astype(np.float32)[..., None], a=a, b=b)
 
 
 def seed_dataset(
