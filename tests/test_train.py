@@ -124,7 +124,8 @@ def test_bundled_model_is_reproducible(pretrained, small_seed4):
     assert info["recipe"] == "small" and info["seed"] == 4
     assert info["converged"] is True
     small = RECIPES["small"]
-    assert config["model"] == {"units": small.units, "dtype": small.dtype, "init": small.init}
+    assert config["model"] == {"units": small.units, "dtype": small.dtype, "init": small.init,
+                               "cell": small.cell}
     assert pretrained.info == info
     result = small_seed4  # train(info["recipe"], seed=info["seed"])
     assert result.converged and result.exact_accuracy == 1.0
@@ -281,3 +282,47 @@ def test_held_out_check_hands_close_calls_to_tensorflow(monkeypatch, pretrained)
     assert trainer._held_out_check() is not None and calls == []  # clear margins: NumPy decides
     monkeypatch.setattr(train_module, "CHECK_MARGIN", float("inf"))
     assert trainer._held_out_check() is not None and calls == [1]  # every call is close
+
+
+@pytest.mark.parametrize("recipe, cell, override, expected", [
+    ("fast", None, None, True), ("small", None, None, True), ("seed", None, None, False),
+    ("fast", None, False, False), ("fast", "rnn", None, False), ("fast", "lstm", True, False),
+    ("fast", "keras-gru", None, False), ("seed", None, True, True),
+])
+def test_trainer_uses_the_hand_derived_gradient_where_the_recipe_and_cell_allow(
+        monkeypatch, recipe, cell, override, expected):
+    import gru_tutorial.train as train_module
+
+    seen = {}
+    real = train_module.make_train_step
+
+    def spy(model, **kwargs):
+        seen.update(kwargs)
+        return real(model, **kwargs)
+
+    monkeypatch.setattr(train_module, "make_train_step", spy)
+    trainer = train_module.Trainer(recipe, 0, cell=cell, manual_gradient=override, max_steps=2,
+                                   eval_bits=(4,), eval_count=5)
+    trainer.run()
+    assert seen["manual_gradient"] is expected
+
+
+def test_both_gradients_train_alike():
+    """The hand-derived and TensorFlow's gradients give the same run up to rounding."""
+    from gru_tutorial.train import Trainer
+
+    runs = [Trainer("fast", 5, manual_gradient=m, max_steps=30, eval_bits=(8,), eval_count=20)
+            .run() for m in (True, False)]
+    manual, auto = (r.history.loss for r in runs)
+    assert manual != auto  # not the same code path
+    assert np.allclose(manual, auto, rtol=1e-4, atol=0)
+
+
+@pytest.mark.parametrize("bad", [1, "yes", None])
+def test_manual_gradient_must_be_a_bool(bad):
+    from dataclasses import replace
+
+    from gru_tutorial.checks import ArgumentError
+
+    with pytest.raises(ArgumentError, match="manual_gradient"):
+        replace(RECIPES["fast"], manual_gradient=bad)

@@ -8,16 +8,18 @@ recipes (:data:`RECIPES`):
     and bias drawn from a truncated normal with std 0.01, squared error
     ``0.5 * sum((sigmoid(logit) - y)**2) / batch``, Adam with learning rate
     1e-3, and one full-batch step per iteration on one fixed set of 100
-    five-bit examples. It is done when exact on its own 5-bit test set.
+    five-bit examples, backpropagated by TensorFlow's automatic gradient. It
+    is done when exact on its own 5-bit test set.
 ``fast`` (default)
     A fresh random batch of 16-bit additions every step, with each operand's
     density of ones drawn at random so that long carry chains occur (an
     operand is then all zeros or all ones with probability 1/17 each, so some
     sums do come up more than once); binary cross-entropy on the logits,
     Glorot and orthogonal initialisation, Adam with learning rate 3e-2,
-    float32. It is done when exact on held-out random sums of 20, 200 and
-    1,000 bits, drawn with mixed density like the training sums, and on the
-    adversarial 1,000-bit sums of :func:`gru_tutorial.evaluate.adversarial_pairs`.
+    float32, and the GRU's hand-derived backward pass. It is done when exact
+    on held-out random sums of 20, 200 and 1,000 bits, drawn with mixed
+    density like the training sums, and on the adversarial 1,000-bit sums of
+    :func:`gru_tutorial.evaluate.adversarial_pairs`.
 ``small``
     The fast recipe with 3 hidden units, up to 2,000 steps, and 100 more steps
     after the stopping rule is met. The bundled model (seed 4) is trained with
@@ -115,6 +117,11 @@ class Recipe:
         :mod:`gru_tutorial.verify`); the held-out sets are scored again at the end.
     cell : str
         The recurrent cell, one of :data:`CELLS` (default ``'gru'``).
+    manual_gradient : bool
+        Backpropagate with the GRU's hand-derived backward pass
+        (:func:`gru_tutorial.cell.scan_manual_gradient`; the same gradients as
+        TensorFlow's up to rounding, and faster) instead of TensorFlow's
+        automatic one (default true). Cells without one use TensorFlow's.
 
     Raises
     ------
@@ -140,6 +147,7 @@ class Recipe:
     eval_mixed_density: bool = False
     extra_steps: int = 0
     cell: str = "gru"
+    manual_gradient: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -174,13 +182,14 @@ class Recipe:
         check_int(self.max_steps, "max_steps", 1)
         check_int(self.extra_steps, "extra_steps", 0)
         _choice(self.cell, "cell", CELLS)
+        _flag(self.manual_gradient, "manual_gradient")
 
 
 RECIPES: dict[str, Recipe] = {
     "seed": Recipe("seed", units=16, dtype="float64", init="seed", loss="mse",
                    learning_rate=1e-3, batch_size=100, train_bits=5, fixed_data=True,
                    mixed_density=False, eval_bits=(5,), eval_count=100, eval_adversarial=False,
-                   max_steps=6000),
+                   max_steps=6000, manual_gradient=False),
     "fast": Recipe("fast", units=16, dtype="float32", init="keras", loss="bce",
                    learning_rate=3e-2, batch_size=100, train_bits=16, fixed_data=False,
                    mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,

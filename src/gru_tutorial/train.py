@@ -407,10 +407,8 @@ class Trainer:
         if self.model.dtype != self.recipe.dtype:
             raise ArgumentError(f"the model's dtype {self.model.dtype} is not the recipe's "
                                 f"{self.recipe.dtype}")
-        # The GRU's hand-derived backward pass (chapter "Performance"): the same
-        # gradients as TensorFlow's up to rounding, faster to trace and to run
-        manual = isinstance(self.model, BitAdder) and hasattr(self.model.cell,
-                                                              "run_manual_gradient")
+        manual = (self.recipe.manual_gradient and isinstance(self.model, BitAdder)
+                  and hasattr(self.model.cell, "run_manual_gradient"))
         self.step = make_train_step(self.model, loss=self.recipe.loss,
                                     learning_rate=self.recipe.learning_rate,
                                     manual_gradient=manual)
