@@ -20,6 +20,7 @@ The package behind the book in ``book/``. Modules:
 ``gates``     the measurements of the chapter "Why gates?": how far the first input
               reaches, accuracy by length, the GRU's conventions and parameter counts
 ``engine``    ``NumpyAdder``: a saved model's forward pass without TensorFlow (NumPy, numba)
+``web``       the bundled model's weights as JavaScript, for the book's page "Try it"
 ``cli``       the ``gru-tutorial`` command
 
 Names are loaded lazily, so ``import gru_tutorial`` is quick and TensorFlow is

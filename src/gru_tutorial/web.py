@@ -1,0 +1,193 @@
+"""The trained adder for the book's web page: its weights as a JavaScript file.
+
+The page "Try it" (``book/try_it.md``) adds two numbers with the network in the
+reader's browser: ``book/_static/gru-adder.js`` runs the four GRU equations in
+float32 (``Math.fround``), on weights that this module exports from a saved
+model. The book's Sphinx extension ``book/_ext/gru_adder.py`` calls
+:func:`write_adder_js` on every build, so the site always carries the bundled
+model's weights and nobody copies numbers by hand.
+
+Every weight is written as the shortest decimal that reads back as the same
+double, and that double is the float32 weight exactly (a float32 widens to a
+double without rounding), so the page computes with the very numbers of the
+saved model.
+
+Like :mod:`gru_tutorial.engine`, which reads the weights (``h5py``), this module
+imports neither TensorFlow nor Keras.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from .checks import ArgumentError
+from .engine import NumpyAdder, load, load_pretrained
+
+__all__ = ["export_adder", "adder_js", "write_adder_js", "parse_adder_js", "WEB_FORMAT_VERSION",
+           "JS_GLOBAL", "JS_NAME", "WEIGHT_NAMES"]
+
+WEB_FORMAT_VERSION = 1
+"""Version of the exported layout; the page refuses weights of another version."""
+
+JS_GLOBAL = "GRU_ADDER"
+"""The file assigns the exported dict to ``window.GRU_ADDER``."""
+
+JS_NAME = "gru-adder-weights.js"
+"""File name of the weights in the built site's ``_static/`` folder."""
+
+WEIGHT_NAMES = ("W_z", "W_r", "W_h", "U_z", "U_r", "U_h", "b_z", "b_r", "b_h", "V", "c")
+"""The exported arrays, for the cell ``'gru'``: the nine cell weights and the readout."""
+
+_INFO_KEYS = ("recipe", "seed", "converged_at", "iterations")
+_JS_PREFIX = f"window.{JS_GLOBAL} = "
+
+
+def _exact(value: np.float32) -> float:
+    """A float32 as the Python float (double) of exactly the same value."""
+    x = float(np.float32(value))
+    if not math.isfinite(x):
+        raise ArgumentError(f"weights must be finite to run in the page, got {x}")
+    return x
+
+
+def _nested(array: np.ndarray) -> list:
+    """A float32 array as nested lists of exact floats (rows of a matrix, or a vector)."""
+    array = np.asarray(array, dtype=np.float32)
+    if array.ndim == 1:
+        return [_exact(v) for v in array]
+    return [_nested(row) for row in array]
+
+
+def _export_model(model: NumpyAdder, source: str) -> dict:
+    """The dict :func:`export_adder` returns, for a loaded model."""
+    if model.cell != "gru":
+        raise ArgumentError(
+            f"the web page runs the cell 'gru' only, but this model's cell is {model.cell!r}; "
+            "export a model trained with cell='gru' (the bundled model is one)")
+    units = model.units
+    shapes = {"W": (2, units), "U": (units, units), "b": (units,)}
+    expected = {f"{kind}_{gate}": shapes[kind] for kind in "WUb" for gate in "zrh"}
+    expected |= {"V": (units, 1), "c": (1,)}
+    weights = {}
+    for name in WEIGHT_NAMES:
+        array = model.weights[name]
+        if array.shape != expected[name]:
+            raise ArgumentError(f"weight {name} has shape {array.shape}, expected "
+                                f"{expected[name]} for {units} units")
+        weights[name] = _nested(array)
+    info = getattr(model, "info", {}) or {}
+    return {
+        "format_version": WEB_FORMAT_VERSION,
+        "cell": model.cell,
+        "units": units,
+        "dtype": "float32",
+        "source": {"model": source, **{k: info.get(k) for k in _INFO_KEYS}},
+        "weights": weights,
+    }
+
+
+def export_adder(directory: str | Path | None = None) -> dict:
+    """A saved GRU adder as a JSON-ready dict, for the page "Try it".
+
+    Parameters
+    ----------
+    directory : str or Path, optional
+        A model saved by :func:`gru_tutorial.saving.save_model`; by default
+        the model bundled with the package.
+
+    Returns
+    -------
+    dict
+        ``format_version`` (:data:`WEB_FORMAT_VERSION`), ``cell`` (``'gru'``),
+        ``units``, ``dtype`` (``'float32'``), ``source`` (``model``: ``'bundled'``
+        or the directory's name, and ``recipe``, ``seed``, ``converged_at``,
+        ``iterations`` from the saved ``info``, None where missing) and
+        ``weights``: :data:`WEIGHT_NAMES` as nested lists of Python floats,
+        ``W_*`` (2, units), ``U_*`` (units, units), ``b_*`` (units,), ``V``
+        (units, 1) and ``c`` (1,). Each float equals its float32 weight exactly.
+
+    Raises
+    ------
+    ArgumentError
+        If the model's cell is not ``'gru'`` (the page implements only the GRU).
+    ModelFileError
+        If the directory does not hold a readable saved model.
+    """
+    if directory is None:
+        return _export_model(load_pretrained(), "bundled")
+    directory = Path(directory)
+    return _export_model(load(directory), directory.name)
+
+
+def adder_js(directory: str | Path | None = None) -> str:
+    """The JavaScript file the page loads: ``window.GRU_ADDER = {...};``.
+
+    Parameters
+    ----------
+    directory : str or Path, optional
+        As for :func:`export_adder`.
+
+    Returns
+    -------
+    str
+        One comment line, then the assignment of :func:`export_adder`'s dict
+        as JSON, ending in a newline.
+    """
+    payload = json.dumps(export_adder(directory), sort_keys=True, allow_nan=False)
+    return ("// Generated at build time by gru_tutorial.web (book/_ext/gru_adder.py); "
+            "do not edit.\n" f"{_JS_PREFIX}{payload};\n")
+
+
+def parse_adder_js(text: str) -> dict:
+    """The dict inside a file written by :func:`write_adder_js` (for tests and checks).
+
+    Parameters
+    ----------
+    text : str
+        The file's contents.
+
+    Returns
+    -------
+    dict
+        The exported dict, as :func:`export_adder` returned it.
+
+    Raises
+    ------
+    ArgumentError
+        If the text is not such a file.
+    """
+    lines = [line for line in text.splitlines() if not line.startswith("//")]
+    body = "\n".join(lines).strip()
+    if not (body.startswith(_JS_PREFIX) and body.endswith(";")):
+        raise ArgumentError(f"not a weights file of gru_tutorial.web: expected "
+                            f"'{_JS_PREFIX}{{...}};'")
+    try:
+        return json.loads(body[len(_JS_PREFIX):-1])
+    except json.JSONDecodeError as exc:
+        raise ArgumentError(f"the weights file holds invalid JSON: {exc}") from None
+
+
+def write_adder_js(path: str | Path, directory: str | Path | None = None) -> Path:
+    """Write :func:`adder_js` to ``path`` (parent folders are created).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to write, e.g. ``_build/html/_static/gru-adder-weights.js``.
+    directory : str or Path, optional
+        As for :func:`export_adder`.
+
+    Returns
+    -------
+    Path
+        ``path``.
+    """
+    path = Path(path)
+    text = adder_js(directory)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
