@@ -622,8 +622,9 @@ def test_all_exact_agrees_with_the_bits(pair, name):
     x = INPUTS[name]
     logits = pair.np_model.logits(x)
     bits = (logits > 0).astype(np.float32)
-    exact, margin = pair.np_model.all_exact(x, bits)
+    exact, margin, wrong = pair.np_model.all_exact(x, bits)
     assert exact and margin == pytest.approx(float(np.abs(logits).min()), rel=1e-6)
+    assert wrong.size == 0
     assert pair.np_model.all_exact(x, bits[..., None])[0]  # (batch, time, 1) like AdditionBatch.y
     rng = np.random.default_rng(7)
     time = x.shape[1]
@@ -634,7 +635,8 @@ def test_all_exact_agrees_with_the_bits(pair, name):
     for i, t in places:
         wrong = bits.copy()
         wrong[i, t] = 1 - wrong[i, t]
-        assert not pair.np_model.all_exact(x, wrong)[0], (i, t)
+        check = pair.np_model.all_exact(x, wrong)
+        assert not check.exact and check.wrong.tolist() == [i], (i, t)
 
 
 def test_all_exact_stops_at_the_first_wrong_block(bundled, monkeypatch):
@@ -659,7 +661,7 @@ def test_all_exact_on_the_true_sums_of_the_bundled_model(bundled):
     assert bundled.all_exact(batch.x, batch.y)[0]
     adv = adversarial_pairs(1000)
     sums = encode_pairs([a for a, _ in adv.values()], [b for _, b in adv.values()])
-    exact, margin = bundled.all_exact(sums.x, sums.y)
+    exact, margin, _ = bundled.all_exact(sums.x, sums.y)
     assert exact and margin > 0.1
 
 
@@ -669,3 +671,14 @@ def test_all_exact_on_the_true_sums_of_the_bundled_model(bundled):
 def test_all_exact_refuses_mismatched_shapes(bundled, x_shape, y_shape):
     with pytest.raises(ValueError, match="shape"):
         bundled.all_exact(np.zeros(x_shape), np.zeros(y_shape))
+
+
+def test_all_exact_names_every_sum_wrong_in_the_block_where_it_stops(bundled):
+    x = random_batch(6, 100, 8).x
+    bits = bundled.predict_bits(x).astype(np.float32)
+    block = engine.CHECK_BLOCK
+    bits[[1, 4], block + 2] = 1 - bits[[1, 4], block + 2]  # both in the second block
+    bits[5, block + 3] = 1 - bits[5, block + 3]  # the same block
+    bits[0, 3 * block] = 1 - bits[0, 3 * block]  # a later block: not reached
+    check = bundled.all_exact(x, bits)
+    assert not check.exact and check.wrong.tolist() == [1, 4, 5]

@@ -326,3 +326,23 @@ def test_manual_gradient_must_be_a_bool(bad):
 
     with pytest.raises(ArgumentError, match="manual_gradient"):
         replace(RECIPES["fast"], manual_gradient=bad)
+
+
+def test_held_out_check_tries_the_last_wrong_sums_first(monkeypatch):
+    from gru_tutorial.engine import NumpyAdder
+    from gru_tutorial.train import Trainer
+
+    trainer = Trainer("fast", seed=3, eval_bits=(6, 40), eval_count=300)
+    while trainer._held_out_check() is not None or trainer._suspects is None:
+        trainer.train_step()  # until a check fails
+    sizes = []
+    real = NumpyAdder.all_exact
+
+    def spy(self, x, y):
+        sizes.append(len(x))
+        return real(self, x, y)
+
+    monkeypatch.setattr(NumpyAdder, "all_exact", spy)
+    suspects = len(trainer._suspects[0])
+    assert trainer._held_out_check() is None  # the same weights: the same sums are wrong
+    assert sizes == [suspects] and suspects < 300  # decided by the suspects alone

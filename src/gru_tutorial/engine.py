@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from .bits import check_nonnegative_int, from_bits, to_bits
 from .checks import ArgumentError, ModelFileError, check_steps
 
 __all__ = ["NumpyAdder", "load", "load_pretrained", "ENGINES", "have_numba", "NUMBA_MIN_STEPS",
-           "NUMBA_MAX_BATCH", "CHECK_BLOCK"]
+           "NUMBA_MAX_BATCH", "CHECK_BLOCK", "Check"]
 
 ENGINES = ("numpy", "tf")
 """Inference engines of the command line: this module, or the TensorFlow model."""
@@ -49,6 +50,14 @@ CHECK_BLOCK = 16
 """:meth:`NumpyAdder.all_exact` compares the bits after every this many steps."""
 
 _kernels: dict | None = None
+
+
+class Check(NamedTuple):
+    """What :meth:`NumpyAdder.all_exact` found."""
+
+    exact: bool
+    margin: float
+    wrong: np.ndarray
 
 
 def have_numba() -> bool:
@@ -202,7 +211,7 @@ class NumpyAdder:
                     np.ascontiguousarray(self.U[:, u:]), self.V, self.c)
         return self.table, self.U, self.V, self.c
 
-    def all_exact(self, x: np.ndarray, y: np.ndarray) -> tuple[bool, float]:
+    def all_exact(self, x: np.ndarray, y: np.ndarray) -> Check:
         """Whether every sum of a batch comes out exact, stopping at the first wrong bit.
 
         The held-out check of training (:meth:`gru_tutorial.train.Trainer.train_step`):
@@ -219,11 +228,12 @@ class NumpyAdder:
 
         Returns
         -------
-        exact : bool
-            Whether every bit of every sum is right.
-        margin : float
-            The smallest ``|logit|`` over the steps computed (all of them when
-            ``exact``): how far the closest decision was from flipping.
+        Check
+            ``exact``: whether every bit of every sum is right; ``margin``: the
+            smallest ``|logit|`` over the steps computed (all of them when
+            ``exact``), how far the closest decision was from flipping;
+            ``wrong``: the indices of the sums with a wrong bit in the block
+            where the loop stopped (empty when ``exact``).
         """
         x = np.asarray(x)
         y = np.asarray(y)
@@ -239,7 +249,7 @@ class NumpyAdder:
     def _logits_numpy(self, k: np.ndarray, targets: np.ndarray | None = None):
         """The loop over time in NumPy, vectorised over the batch.
 
-        With ``targets`` (bool, like ``k``), return ``(exact, margin)`` as
+        With ``targets`` (bool, like ``k``), return a :class:`Check` as
         :meth:`all_exact` does instead of the logits.
         """
         batch, time = k.shape
@@ -276,11 +286,12 @@ class NumpyAdder:
             if targets is not None and ((t + 1) % CHECK_BLOCK == 0 or t + 1 == time):
                 block = out[start:t + 1]
                 margin = min(margin, float(np.abs(block).min()))
-                if ((block > 0) != targets[:, start:t + 1].T).any():
-                    return False, margin
+                wrong = ((block > 0) != targets[:, start:t + 1].T).any(axis=0)
+                if wrong.any():
+                    return Check(False, margin, np.flatnonzero(wrong))
                 start = t + 1
         if targets is not None:
-            return True, margin
+            return Check(True, margin, np.empty(0, dtype=np.intp))
         return out.T
 
     def predict_bits(self, x: np.ndarray) -> np.ndarray:
