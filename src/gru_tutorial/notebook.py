@@ -1,0 +1,86 @@
+"""What the book's notebooks share: printing source code and reading benchmark results.
+
+The chapters show the package's code rather than copy it (:func:`show_source`),
+and plot measurements that ``make bench`` committed to ``benchmarks/results/``
+(:func:`load_results`). Neither needs TensorFlow.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import textwrap
+from pathlib import Path
+
+__all__ = ["show_source", "source", "load_results", "results_dir"]
+
+
+def source(obj: object) -> str:
+    """The source code of a function, method or class without its docstring, dedented.
+
+    Parameters
+    ----------
+    obj : function, method or class
+        What to show.
+
+    Returns
+    -------
+    str
+        The code, ending in a newline.
+    """
+    text = textwrap.dedent(inspect.getsource(obj))
+    tree = ast.parse(text)
+    node = tree.body[0]
+    lines = text.splitlines(keepends=True)
+    drop: set[int] = set()
+    for item in ast.walk(node):
+        body = getattr(item, "body", None)
+        if not isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) \
+                or not body:
+            continue
+        first = body[0]
+        if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) \
+                and isinstance(first.value.value, str):
+            drop.update(range(first.lineno - 1, first.end_lineno))
+    return "".join(line for i, line in enumerate(lines) if i not in drop)
+
+
+def show_source(obj: object) -> None:
+    """Print :func:`source` of ``obj``: its code without the docstring."""
+    print(source(obj), end="")
+
+
+def results_dir() -> Path:
+    """The folder of committed benchmark results, ``benchmarks/results/`` in the repository.
+
+    Found next to the package's source tree (an editable install, as ``make``
+    makes it), else from the current folder or its parent (a notebook runs in
+    ``book/``).
+    """
+    candidates = [Path(__file__).resolve().parents[2], Path.cwd(), Path.cwd().parent]
+    for root in candidates:
+        folder = root / "benchmarks" / "results"
+        if folder.is_dir():
+            return folder
+    raise FileNotFoundError("benchmarks/results/ not found: run from a clone of the repository")
+
+
+def load_results(name: str) -> dict:
+    """The committed results of benchmark ``name`` (``benchmarks/results/<name>.json``).
+
+    Parameters
+    ----------
+    name : str
+        The benchmark, e.g. ``'convergence'``.
+
+    Returns
+    -------
+    dict
+        The parsed JSON.
+    """
+    path = results_dir() / f"{name}.json"
+    if not path.is_file():
+        known = sorted(p.stem for p in results_dir().glob("*.json"))
+        raise FileNotFoundError(f"no results {name!r}; committed: {known}")
+    return json.loads(path.read_text())
