@@ -1,4 +1,5 @@
 import math
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -7,6 +8,7 @@ from hypothesis import strategies as st
 from reference import bits_of, int_of
 
 from gru_tutorial.bits import BitsError, bits_needed, check_nonnegative_int, from_bits, to_bits
+from gru_tutorial.checks import MAX_STEPS
 
 big_ints = st.integers(min_value=0, max_value=2**5000)
 
@@ -114,3 +116,37 @@ def test_from_bits_empty_is_zero():
 @given(n=st.integers(0, 2**300))
 def test_bits_needed(n):
     assert bits_needed(n) == max(1, len(bin(n)) - 2)
+
+
+# -- sizes beyond the limit are refused before anything is allocated ---------------------
+
+# n with more bits than the limit: made once, outside the measured calls (8 MiB)
+_HUGE_N = 1 << MAX_STEPS
+
+
+@pytest.mark.parametrize("call, expected", [
+    (lambda: to_bits(6, 10**12), "width"),
+    (lambda: to_bits(6, 10**8), "width"),
+    (lambda: to_bits(6, MAX_STEPS + 1), "width"),
+    (lambda: to_bits(_HUGE_N), "limit"),
+    (lambda: to_bits(_HUGE_N, 10**9), "width"),
+    (lambda: from_bits(range(10**12)), "bits"),
+    (lambda: from_bits(np.broadcast_to(np.uint8(1), (10**12,))), "bits"),
+    (lambda: from_bits(np.broadcast_to(np.uint8(0), (MAX_STEPS + 1,))), "bits"),
+])
+def test_sizes_beyond_the_limit_are_refused_before_allocating(call, expected):
+    tracemalloc.start()
+    try:
+        with pytest.raises(BitsError, match=expected) as info:
+            call()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert f"{MAX_STEPS:,}" in str(info.value)
+    assert peak < 1 << 20, f"{peak:,} bytes allocated before refusing"
+
+
+def test_the_limit_itself_is_allowed():
+    bits = to_bits(1, MAX_STEPS)
+    assert bits.shape == (MAX_STEPS,) and bits[0] == 1 and not bits[1:].any()
+    assert from_bits(np.broadcast_to(np.uint8(0), (MAX_STEPS,))) == 0

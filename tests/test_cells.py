@@ -31,9 +31,10 @@ from gru_tutorial.checks import ArgumentError, ModelFileError
 from gru_tutorial.data import random_batch
 from gru_tutorial.model import BitAdder
 from gru_tutorial.recipes import CELLS, RECIPES, Recipe
-from gru_tutorial.saving import CONFIG_NAME, WEIGHTS_NAME, load_model, save_model
+from gru_tutorial.adder import CONFIG_NAME, WEIGHTS_NAME
+from gru_tutorial.saving import load_model, save_model
 from gru_tutorial.train import Trainer, loss_function, train
-from gru_tutorial.verify import GRUWeights
+from gru_tutorial.verify import gru_weights
 
 LSTM_KERAS_ORDER = ("i", "f", "c", "o")  # written out here, independently of cells.py
 CELL_CLASSES = {"rnn": RNNCell, "gru-noreset": NoResetGRUCell, "gru": GRUCell, "lstm": LSTMCell,
@@ -303,16 +304,12 @@ def test_copy_keras_gru_weights_rejects_noreset_cell():
 @pytest.mark.parametrize("kind", ["gru-noreset", "rnn", "lstm", "keras-gru"])
 def test_manual_gradient_only_for_the_full_gru(kind):
     x = np.zeros((2, 3, 2), "float32")
-    cell = make_cell(kind, 4, 2, seed=0)
-    with pytest.raises(ArgumentError):
-        cell(x, manual_gradient=True)
-    with pytest.raises(ArgumentError):
-        BitAdder(4, seed=0, cell=kind)(x, manual_gradient=True)
-    if isinstance(cell, GRUCell):
-        with pytest.raises(ArgumentError, match="reset gate"):
-            cell.run_manual_gradient(x)
+    with pytest.raises(ArgumentError, match="loop"):
+        make_cell(kind, 4, 2, seed=0, loop="manual")
+    with pytest.raises(ArgumentError, match="loop"):
+        BitAdder(4, seed=0, cell=kind, loop="manual")
     # control: the GRU with its reset gate has it
-    assert BitAdder(4, seed=0, cell="gru")(x, manual_gradient=True).shape == (2, 3, 1)
+    assert BitAdder(4, seed=0, cell="gru", loop="manual")(x).shape == (2, 3, 1)
 
 
 # -- 3. every cell: loops agree, gradients, seeds, sizes ------------------------------
@@ -350,10 +347,10 @@ def test_loops_agree(kind, dtype):
         assert max_diff(stepwise(cell, x, start), scan) <= TOL[dtype]
         if kind == "keras-gru":
             with pytest.raises(ArgumentError):
-                cell(x, start, unroll=True)
+                make_cell(kind, 5, 2, seed=1, dtype=dtype, loop="unroll")
         else:
             assert max_diff(cell.run_scan(x, start), scan) <= TOL[dtype]
-            assert max_diff(cell(x, start, unroll=True), scan) <= TOL[dtype]
+            assert max_diff(cell.run_unrolled(x, start), scan) <= TOL[dtype]
     # the initial state matters, so it really was used above
     assert max_diff(cell(x, h0)[:, 0], cell(x)[:, 0]) > 1e-3
 
@@ -560,8 +557,8 @@ def test_cli_verify_rejects_other_cells(kind, tmp_path, capsys):
 @pytest.mark.parametrize("kind", ["rnn", "gru-noreset", "lstm", "keras-gru"])
 def test_verifier_weights_only_from_the_full_gru(kind):
     with pytest.raises(ArgumentError, match=re.escape(f"'{kind}'")):
-        GRUWeights.from_model(BitAdder(4, seed=0, cell=kind))
-    assert GRUWeights.from_model(BitAdder(4, seed=0, cell="gru")).units == 4
+        gru_weights(BitAdder(4, seed=0, cell=kind))
+    assert gru_weights(BitAdder(4, seed=0, cell="gru")).units == 4
 
 
 # -- 7. unknown cells ----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""The faster paths of the cell (split-based fused step, ``unroll=True``) give the same numbers.
+"""The faster paths of the cell (split-based fused step, ``loop='unroll'``) give the same numbers.
 
 The reference below is the slicing-based step the package used before, kept here
 so that a change of arrangement can never silently change the arithmetic.
@@ -55,7 +55,7 @@ def test_same_states_and_gradients_as_sliced_step(dtype, unroll):
     model = BitAdder(16, dtype=dtype, seed=5)
     x, y = data(dtype)
     h_ref, g_ref = loss_and_grads(model, x, y, lambda x: sliced_scan(model.cell, x))
-    h_new, g_new = loss_and_grads(model, x, y, lambda x: model.cell(x, unroll=unroll))
+    h_new, g_new = loss_and_grads(model, x, y, model.cell.run_unrolled if unroll else model.cell)
     tol = 1e-6 if dtype == "float32" else 1e-12
     np.testing.assert_allclose(h_new, h_ref, rtol=0, atol=tol)
     for a, b in zip(g_new, g_ref, strict=True):
@@ -78,21 +78,21 @@ def test_unroll_with_initial_state_and_xla():
     x, _ = data("float32", batch=3, time=5, seed=4)
     h0 = tf.constant(np.random.default_rng(5).normal(size=(3, 8)).astype("float32"))
     looped = cell(x, h0).numpy()
-    unrolled = cell(x, h0, unroll=True).numpy()
-    xla = tf.function(lambda x, h0: cell(x, h0, unroll=True), jit_compile=True)(x, h0).numpy()
+    unrolled = cell.run_unrolled(x, h0).numpy()
+    xla = tf.function(cell.run_unrolled, jit_compile=True)(x, h0).numpy()
     np.testing.assert_allclose(unrolled, looped, rtol=0, atol=1e-6)
     np.testing.assert_allclose(xla, looped, rtol=0, atol=1e-6)
 
 
 def test_model_unroll_matches_loop():
-    model = BitAdder(16, seed=0)
+    model, unrolled = BitAdder(16, seed=0), BitAdder(16, seed=0, loop="unroll")
     x, _ = data("float32", batch=5, time=7, seed=6)
-    np.testing.assert_allclose(model(x, unroll=True).numpy(), model(x).numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(unrolled(x).numpy(), model(x).numpy(), rtol=0, atol=1e-6)
 
 
 def test_unroll_needs_static_length():
-    cell = GRUCell(4, 2, seed=0)
-    f = tf.function(lambda x: cell(x, unroll=True),
+    cell = GRUCell(4, 2, seed=0, loop="unroll")
+    f = tf.function(lambda x: cell(x),
                     input_signature=[tf.TensorSpec([None, None, 2], tf.float32)])
     with pytest.raises(ValueError, match="static number of time steps"):
         f.get_concrete_function()
@@ -103,7 +103,7 @@ def test_manual_gradient_matches_automatic(dtype):
     model = BitAdder(16, dtype=dtype, seed=7)
     x, y = data(dtype, batch=5, time=30, seed=8)
     h_ref, g_ref = loss_and_grads(model, x, y, lambda x: model.cell(x))
-    h_new, g_new = loss_and_grads(model, x, y, lambda x: model.cell(x, manual_gradient=True))
+    h_new, g_new = loss_and_grads(model, x, y, model.cell.run_manual_gradient)
     assert np.array_equal(h_new, h_ref)  # the forward pass is the same arithmetic
     tol = 1e-6 if dtype == "float32" else 1e-12
     for a, b in zip(g_new, g_ref, strict=True):
@@ -119,7 +119,8 @@ def test_manual_gradient_initial_state_and_xla():
         @tf.function(jit_compile=jit, autograph=False)
         def f():
             with tf.GradientTape() as tape:
-                loss = tf.reduce_mean(tf.sin(cell(x, h0, manual_gradient=manual)))
+                run = cell.run_manual_gradient if manual else cell.run_scan
+                loss = tf.reduce_mean(tf.sin(run(x, h0)))
             return tape.gradient(loss, [h0, *cell.trainable_variables])
         return [g.numpy() for g in f()]
 
@@ -130,7 +131,20 @@ def test_manual_gradient_initial_state_and_xla():
             np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
-def test_manual_gradient_not_with_unroll():
-    cell = GRUCell(4, 2, seed=0)
-    with pytest.raises(ValueError, match="manual_gradient"):
-        cell(np.zeros((1, 3, 2), "float32"), unroll=True, manual_gradient=True)
+@pytest.mark.parametrize("loop, run", [("scan", "run_scan"), ("unroll", "run_unrolled"),
+                                       ("manual", "run_manual_gradient")])
+def test_the_loop_chosen_at_build_is_the_one_that_runs(loop, run, monkeypatch):
+    cell = GRUCell(4, 2, seed=0, loop=loop)
+    called = []
+    for name in ("run_scan", "run_unrolled", "run_manual_gradient"):
+        real = getattr(cell, name)
+        monkeypatch.setattr(cell, name, lambda x, h0=None, n=name, f=real: called.append(n)
+                            or f(x, h0))
+    cell(np.zeros((1, 3, 2), "float32"))
+    assert called == [run]
+
+
+@pytest.mark.parametrize("loop", ["fast", "", None, True])
+def test_unknown_loop_is_refused(loop):
+    with pytest.raises(ValueError, match="loop"):
+        GRUCell(4, 2, loop=loop)

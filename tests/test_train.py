@@ -5,7 +5,7 @@ import pytest
 from reference import weights_by_path
 
 from gru_tutorial.evaluate import EvalResult, adversarial_pairs
-from gru_tutorial.saving import CONFIG_NAME, PRETRAINED_DIR
+from gru_tutorial.adder import CONFIG_NAME, PRETRAINED_DIR
 from gru_tutorial.train import RECIPES, Recipe, train
 
 
@@ -221,8 +221,8 @@ def test_trainer_takes_another_model_and_checks_overrides():
         Trainer("fast", max_steps=0)
 
 
-def test_make_train_step_options_agree():
-    import keras
+def test_train_step_agrees_across_loops():
+    """Every loop over time (chosen when the model is built) trains alike, and it learns."""
     import tensorflow as tf
 
     from gru_tutorial.data import random_batch
@@ -232,20 +232,12 @@ def test_make_train_step_options_agree():
     batch = random_batch(8, 6, 0)
     x, y = tf.constant(batch.x), tf.constant(batch.y)
     losses = {}
-    variants = {"plain": {}, "unroll": {"unroll": True}, "manual": {"manual_gradient": True},
-                "eager": {"compiled": False}}
-    for name, options in variants.items():
-        model = BitAdder(units=5, seed=2)
-        step = make_train_step(model, learning_rate=0.05, **options)
-        losses[name] = [float(step(x, y)[0]) for _ in range(4)]
-    for name in ("unroll", "manual", "eager"):
-        np.testing.assert_allclose(losses[name], losses["plain"], rtol=1e-5)
-    assert losses["plain"][-1] < losses["plain"][0]  # it learns
-    model = BitAdder(units=5, seed=2)
-    step = make_train_step(model, optimizer=keras.optimizers.Adam(0.05))
-    keras_losses = [float(step(x, y)[0]) for _ in range(4)]
-    np.testing.assert_allclose(keras_losses[0], losses["plain"][0], rtol=1e-6)  # same start
-    assert keras_losses[-1] < keras_losses[0]
+    for loop in ("scan", "unroll", "manual"):
+        step = make_train_step(BitAdder(units=5, seed=2, loop=loop), learning_rate=0.05)
+        losses[loop] = [float(step(x, y)[0]) for _ in range(4)]
+    for loop in ("unroll", "manual"):
+        np.testing.assert_allclose(losses[loop], losses["scan"], rtol=1e-5)
+    assert losses["scan"][-1] < losses["scan"][0]  # it learns
 
 
 def test_held_out_check_decides_as_tensorflow_along_a_run():
@@ -257,7 +249,7 @@ def test_held_out_check_decides_as_tensorflow_along_a_run():
     decisions = []
     for _ in range(120):
         trainer.train_step()
-        ours = trainer._held_out_check()
+        ours = trainer.check(trainer.model)
         theirs = evaluate_sets(trainer.model, trainer.sets, stop_early=True)
         assert (ours is None) == (theirs is None), trainer.iteration
         if ours is not None:
@@ -267,44 +259,60 @@ def test_held_out_check_decides_as_tensorflow_along_a_run():
 
 
 def test_held_out_check_hands_close_calls_to_tensorflow(monkeypatch, pretrained):
-    import gru_tutorial.train as train_module
+    import gru_tutorial.evaluate as evaluate_module
     from gru_tutorial.train import Trainer
 
     calls = []
-    real = train_module.evaluate_sets
+    real = evaluate_module.evaluate_sets
 
     def spy(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(train_module, "evaluate_sets", spy)
+    monkeypatch.setattr(evaluate_module, "evaluate_sets", spy)
     trainer = Trainer("small", seed=4, model=pretrained)
-    assert trainer._held_out_check() is not None and calls == []  # clear margins: NumPy decides
-    monkeypatch.setattr(train_module, "CHECK_MARGIN", float("inf"))
-    assert trainer._held_out_check() is not None and calls == [1]  # every call is close
+    assert isinstance(trainer.check, evaluate_module.NumpyCheck)  # the recipe's choice
+    assert trainer.check(pretrained) is not None and calls == []  # clear margins: NumPy decides
+    monkeypatch.setattr(evaluate_module, "CHECK_MARGIN", float("inf"))
+    assert trainer.check(pretrained) is not None and calls == [1]  # every call is close
+
+
+def test_trainer_check_hook_default_and_custom():
+    from dataclasses import replace
+
+    from gru_tutorial.evaluate import NumpyCheck
+    from gru_tutorial.train import Trainer
+
+    plain = Trainer(replace(RECIPES["fast"], check="plain"), 0, max_steps=1, eval_bits=(4,),
+                    eval_count=5)
+    assert not isinstance(plain.check, NumpyCheck)
+    seen = []
+
+    def check(model):
+        seen.append(model)
+        return {}  # "every held-out sum exact"
+
+    trainer = Trainer("fast", 0, check=check, max_steps=200, eval_bits=(4,), eval_count=5)
+    trainer.run()
+    assert seen and all(m is trainer.model for m in seen)
+    # the hook ran once, at the first all-exact batch, and its verdict stopped the run
+    assert len(seen) == 1 and trainer.converged_at == trainer.history.checks[0]
+    assert trainer.iteration == trainer.converged_at < 200
 
 
 @pytest.mark.parametrize("recipe, cell, override, expected", [
-    ("fast", None, None, True), ("small", None, None, True), ("seed", None, None, False),
-    ("fast", None, False, False), ("fast", "rnn", None, False), ("fast", "lstm", True, False),
-    ("fast", "keras-gru", None, False), ("seed", None, True, True),
+    ("fast", None, None, "manual"), ("small", None, None, "manual"), ("seed", None, None, "scan"),
+    ("fast", None, False, "scan"), ("fast", "rnn", None, "scan"), ("fast", "lstm", True, "scan"),
+    ("seed", None, True, "manual"),
 ])
 def test_trainer_uses_the_hand_derived_gradient_where_the_recipe_and_cell_allow(
-        monkeypatch, recipe, cell, override, expected):
-    import gru_tutorial.train as train_module
+        recipe, cell, override, expected):
+    from gru_tutorial.train import Trainer
 
-    seen = {}
-    real = train_module.make_train_step
-
-    def spy(model, **kwargs):
-        seen.update(kwargs)
-        return real(model, **kwargs)
-
-    monkeypatch.setattr(train_module, "make_train_step", spy)
-    trainer = train_module.Trainer(recipe, 0, cell=cell, manual_gradient=override, max_steps=2,
-                                   eval_bits=(4,), eval_count=5)
+    trainer = Trainer(recipe, 0, cell=cell, manual_gradient=override, max_steps=2,
+                      eval_bits=(4,), eval_count=5)
+    assert trainer.model.cell.loop == expected
     trainer.run()
-    assert seen["manual_gradient"] is expected
 
 
 def test_both_gradients_train_alike():
@@ -333,7 +341,7 @@ def test_held_out_check_tries_the_last_wrong_sums_first(monkeypatch):
     from gru_tutorial.train import Trainer
 
     trainer = Trainer("fast", seed=3, eval_bits=(6, 40), eval_count=300)
-    while trainer._held_out_check() is not None or trainer._suspects is None:
+    while trainer.check(trainer.model) is not None or trainer.check.suspects is None:
         trainer.train_step()  # until a check fails
     sizes = []
     real = NumpyAdder.all_exact
@@ -343,6 +351,6 @@ def test_held_out_check_tries_the_last_wrong_sums_first(monkeypatch):
         return real(self, x, y)
 
     monkeypatch.setattr(NumpyAdder, "all_exact", spy)
-    suspects = len(trainer._suspects[0])
-    assert trainer._held_out_check() is None  # the same weights: the same sums are wrong
+    suspects = len(trainer.check.suspects[0])
+    assert trainer.check(trainer.model) is None  # the same weights: the same sums are wrong
     assert sizes == [suspects] and suspects < 300  # decided by the suspects alone

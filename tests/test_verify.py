@@ -17,14 +17,14 @@ import pytest
 from reference import carries_of
 
 from gru_tutorial import verify as V
+from gru_tutorial.adder import AdderWeights
 from gru_tutorial.checks import ArgumentError
 from gru_tutorial.cli import main
 from gru_tutorial.evaluate import evaluate, evaluate_adversarial
-from gru_tutorial.inside import assign_weights, hand_built_weights, to_model
+from gru_tutorial.inside import hand_built_weights, to_model
 from gru_tutorial.saving import save_model
 from gru_tutorial.verify import (
     Certificate,
-    GRUWeights,
     HistoryGraph,
     check_certificate,
     find_certificate,
@@ -34,6 +34,11 @@ from gru_tutorial.verify import (
 )
 
 ARRAYS = ("W_z", "W_r", "W_h", "U_z", "U_r", "U_h", "b_z", "b_r", "b_h", "V")
+
+
+def gru(dtype="float32", **arrays):
+    """The AdderWeights of a GRU adder with these arrays."""
+    return AdderWeights("gru", arrays, dtype=dtype)
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -52,13 +57,13 @@ def noisy(w, scale, seed):
     """``w`` with Gaussian noise of standard deviation ``scale`` on every weight."""
     rng = np.random.default_rng(seed)
     new = {n: getattr(w, n) + scale * rng.standard_normal(getattr(w, n).shape) for n in ARRAYS}
-    return dataclasses.replace(w, **new, c=w.c + scale * rng.standard_normal())
+    return w.replace(**new, c=w.c + scale * rng.standard_normal())
 
 
 def is_right(model, weights):
     """Whether the float32 TensorFlow ``model``, given these weights, gets 300 random 200-bit
     sums and the adversarial 200-bit sums exactly right."""
-    assign_weights(model, weights)
+    model.set_adder_weights(weights)
     return (evaluate(model, bits=200, count=300, seed=1).exact_accuracy == 1.0
             and all(evaluate_adversarial(model, 200).values()))
 
@@ -86,7 +91,7 @@ def float64_states(w, codes):
     h = np.zeros((codes.shape[0], w.units))
     out = []
     for t in range(codes.shape[1]):
-        h = w.step(h, V._INPUTS[codes[:, t]])
+        h = V.step(w, h, V._INPUTS[codes[:, t]])
         out.append(h)
     return np.stack(out, axis=1)
 
@@ -105,7 +110,7 @@ def copy_cert(cert, **changes):
 
 @pytest.fixture(scope="module")
 def bundled(pretrained):
-    return GRUWeights.from_model(pretrained)
+    return AdderWeights.from_model(pretrained)
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +169,7 @@ def test_bundled_certificate_passes_the_check(bundled_result, bundled):
     outcome = check_certificate(bundled, cert)
     assert outcome.margin == pytest.approx(bundled_result.margin)
     # the check takes the Keras model as well as its weights
-    assert check_certificate(V.GRUWeights.from_model(to_model(bundled)), cert).ok
+    assert check_certificate(V.AdderWeights.from_model(to_model(bundled)), cert).ok
 
 
 def test_float32_and_float64_runs_stay_in_the_boxes(pretrained, bundled, certs):
@@ -245,7 +250,7 @@ def test_seed_recipe_model_is_wrong_and_not_certified(seed_model, capsys, tmp_pa
 
 @pytest.mark.slow
 def test_seed_recipe_model_fails_the_interval_check(seed_model):
-    w = GRUWeights.from_model(seed_model)
+    w = AdderWeights.from_model(seed_model)
     assert w.dtype == "float64"
     for k in (2, 4):
         cert, _ = find_certificate(w, k, sequences=500, steps=100)
@@ -295,16 +300,16 @@ def test_cli_verify_exits_1_on_a_perturbed_model_that_errs(bundled, scratch, cap
 
 def readout_variants(w):
     """Models with the bundled dynamics and changed readouts (V, c)."""
-    yield "c - 2.5", dataclasses.replace(w, c=w.c - 2.5)
-    yield "c + 1.5", dataclasses.replace(w, c=w.c + 1.5)
-    yield "c + 2.5", dataclasses.replace(w, c=w.c + 2.5)
-    yield "c + 4", dataclasses.replace(w, c=w.c + 4)
-    yield "V / 10, c / 10", dataclasses.replace(w, V=w.V / 10, c=w.c / 10)
-    yield "-V, -c", dataclasses.replace(w, V=-w.V, c=-w.c)
+    yield "c - 2.5", w.replace(c=w.c - 2.5)
+    yield "c + 1.5", w.replace(c=w.c + 1.5)
+    yield "c + 2.5", w.replace(c=w.c + 2.5)
+    yield "c + 4", w.replace(c=w.c + 4)
+    yield "V / 10, c / 10", w.replace(V=w.V / 10, c=w.c / 10)
+    yield "-V, -c", w.replace(V=-w.V, c=-w.c)
     for unit in range(w.units):
         V2 = w.V.copy()
         V2[unit] = -V2[unit]
-        yield f"V[{unit}] negated", dataclasses.replace(w, V=V2)
+        yield f"V[{unit}] negated", w.replace(V=V2)
 
 
 def test_changed_readouts_certified_only_if_right(bundled, certs, scratch):
@@ -328,8 +333,8 @@ def test_changed_readouts_certified_only_if_right(bundled, certs, scratch):
 
 @pytest.mark.parametrize("history", [1, 2, 3, 4])
 def test_wrong_readouts_rejected_by_find_and_check(bundled, history):
-    for w in (dataclasses.replace(bundled, V=-bundled.V, c=-bundled.c),
-              dataclasses.replace(bundled, c=bundled.c + 4)):
+    for w in (bundled.replace(V=-bundled.V, c=-bundled.c),
+              bundled.replace(c=bundled.c + 4)):
         cert, facts = find_certificate(w, history)
         assert facts["counterexample"] is not None
         outcome = check_certificate(w, cert)
@@ -338,7 +343,7 @@ def test_wrong_readouts_rejected_by_find_and_check(bundled, history):
 
 
 def test_wrong_readout_rejected_with_the_bundled_certificate(bundled, bundled_result, certs):
-    wrong = dataclasses.replace(bundled, V=-bundled.V, c=-bundled.c)
+    wrong = bundled.replace(V=-bundled.V, c=-bundled.c)
     assert run_error_bound(wrong) == run_error_bound(bundled)
     for cert in (bundled_result.certificate, *certs.values()):
         outcome = check_certificate(wrong, cert)
@@ -357,7 +362,7 @@ def test_every_wrong_sum_bit_is_caught(bundled, certs):
         i = node - 1
         # move the whole logit range of the box across 0
         shift = -lhi[i] - 1e-3 if graph.sum_bit[node] == 1 else -llo[i] + 1e-3
-        w = dataclasses.replace(bundled, c=bundled.c + shift)
+        w = bundled.replace(c=bundled.c + shift)
         outcome = check_certificate(w, with_readout_slack(cert, w))
         assert not outcome.ok and outcome.failure.startswith("readout")
         # and the model really is wrong where it reaches that node
@@ -365,7 +370,7 @@ def test_every_wrong_sum_bit_is_caught(bundled, certs):
         nodes = walk(graph, codes)
         hit = nodes == node
         assert hit.any()
-        logits = w.logits(float64_states(w, codes))
+        logits = V.logits(w, float64_states(w, codes))
         assert ((logits[hit] > 0) != (graph.sum_bit[node] == 1)).all()
 
 
@@ -575,7 +580,7 @@ def test_hand_built_gru_is_certified_at_history_1():
 
 def test_hand_built_gru_with_negated_readout_is_not_certified():
     w = hand_built_weights()
-    bad = dataclasses.replace(w, V=-w.V)
+    bad = w.replace(V=-w.V)
     r = verify(bad, max_history=2)
     assert not r.certified and r.certificate is None
     assert r.counterexample is not None
@@ -624,7 +629,7 @@ def test_planted_bug_readout_sign_ignored_certifies_a_wrong_model(bundled, certs
         llo, lhi, _ = real_readout(w, graph, lo, hi)
         return llo, lhi, np.maximum(llo, -lhi)
 
-    wrong = dataclasses.replace(bundled, V=-bundled.V, c=-bundled.c)
+    wrong = bundled.replace(V=-bundled.V, c=-bundled.c)
     model = to_model(wrong)
     assert evaluate(model, bits=20, count=100).exact_accuracy == 0.0
     assert model.add(1, 2) != 3
@@ -641,7 +646,7 @@ def nan_trap_weights():
     rng = np.random.default_rng(3)
     big = 10.0 ** rng.uniform(155, 161)
     zero = np.zeros((2, 3))
-    return GRUWeights(W_z=zero, W_r=zero, W_h=zero, U_z=np.zeros((3, 3)),
+    return gru(W_z=zero, W_r=zero, W_h=zero, U_z=np.zeros((3, 3)),
                       U_r=big * rng.standard_normal((3, 3)), U_h=big * rng.standard_normal((3, 3)),
                       b_z=np.zeros(3), b_r=np.zeros(3), b_h=np.zeros(3),
                       V=np.array([1.0, 0.0, 0.0]), c=0.0, dtype="float64")
@@ -662,8 +667,8 @@ def test_nan_trap_is_wrong_and_its_mean_value_form_overflows():
     Jacobian bound overflows to NaN on the boxes of the certificate; image() then keeps the
     naive enclosure instead of passing the NaN on."""
     w = nan_trap_weights()
-    h = w.step(np.zeros((1, 3)), np.array([[1.0, 0.0]]))
-    assert (h == 0).all() and not (w.logits(h) > 0).any()  # 1 + 0 gives 0: wrong
+    h = V.step(w, np.zeros((1, 3)), np.array([[1.0, 0.0]]))
+    assert (h == 0).all() and not (V.logits(w, h) > 0).any()  # 1 + 0 gives 0: wrong
     cert = nan_trap_certificate(w)
     assert np.isfinite(cert.slack) and cert.slack > 1e200
     with np.errstate(all="ignore"):
@@ -740,13 +745,13 @@ def test_history_graph_rejects_bad_history(history):
 # -- 7. run-error bound, weights, enclosures -------------------------------------------------
 
 def scaled(w, factor):
-    return dataclasses.replace(w, **{n: getattr(w, n) * factor for n in ARRAYS}, c=w.c * factor)
+    return w.replace(**{n: getattr(w, n) * factor for n in ARRAYS}, c=w.c * factor)
 
 
 def test_run_error_bound(bundled):
     slack, logit_slack = run_error_bound(bundled)
     assert 0 < slack < 1e-3 and 0 < logit_slack < 1e-4
-    w64 = dataclasses.replace(bundled, dtype="float64")
+    w64 = bundled.replace(dtype="float64")
     s64, l64 = run_error_bound(w64)
     assert 0 < s64 < slack / 1000 and 0 < l64 < logit_slack / 1000
     previous = (0.0, 0.0)
@@ -770,12 +775,12 @@ def test_run_error_bound_covers_the_tensorflow_run(pretrained, bundled):
     x = np.stack([codes // 2, codes % 2], axis=-1).astype(np.float32)
     h = np.asarray(pretrained.cell(x).numpy(), dtype=np.float64)
     previous = np.concatenate([np.zeros((128, 1, bundled.units)), h[:, :-1]], axis=1)
-    exact = bundled.step(previous.reshape(-1, bundled.units),
+    exact = V.step(bundled, previous.reshape(-1, bundled.units),
                          x.reshape(-1, 2).astype(np.float64)).reshape(h.shape)
     error = np.abs(exact - h).max()
     assert 0 < error < slack
     logits = np.asarray(pretrained(x).numpy(), dtype=np.float64)[..., 0]
-    assert np.abs(logits - bundled.logits(h)).max() < logit_slack
+    assert np.abs(logits - V.logits(bundled, h)).max() < logit_slack
 
 
 def test_tensorflow_states_match_float64_steps(pretrained, bundled):
@@ -785,10 +790,10 @@ def test_tensorflow_states_match_float64_steps(pretrained, bundled):
     assert states.shape == (64, 150, bundled.units) and states.dtype == np.float32
     h = np.zeros((64, bundled.units))
     for t in range(150):
-        h = bundled.step(h, x[:, t].astype(np.float64))
+        h = V.step(bundled, h, x[:, t].astype(np.float64))
         np.testing.assert_allclose(states[:, t], h, rtol=0, atol=1e-5)
-    gates = bundled.gates(h, x[:, 0].astype(np.float64))
-    np.testing.assert_allclose(gates["h"], bundled.step(h, x[:, 0].astype(np.float64)))
+    gates = V.gates(bundled, h, x[:, 0].astype(np.float64))
+    np.testing.assert_allclose(gates["h"], V.step(bundled, h, x[:, 0].astype(np.float64)))
 
 
 def test_weights_from_model(pretrained, bundled):
@@ -800,7 +805,7 @@ def test_weights_from_model(pretrained, bundled):
     np.testing.assert_array_equal(bundled.U_h, pretrained.cell.U_h.numpy())
     assert bundled.c == float(pretrained.c.numpy()[0])
     with pytest.raises(ArgumentError):
-        GRUWeights.from_model(object())
+        AdderWeights.from_model(object())
 
 
 def weight_kwargs(units=2):
@@ -823,17 +828,17 @@ def test_weights_reject_bad_values(name, value):
     kw = weight_kwargs()
     kw[name] = value
     with pytest.raises(ArgumentError):
-        GRUWeights(**kw)
+        gru(**kw)
 
 
 def test_weights_accept_good_values():
-    w = GRUWeights(**{k: (v.tolist() if isinstance(v, np.ndarray) else v)
+    w = gru(**{k: (v.tolist() if isinstance(v, np.ndarray) else v)
                       for k, v in weight_kwargs(3).items()})
-    assert w.units == 3 and w.W_z.dtype == np.float64 and isinstance(w.c, float)
+    assert w.units == 3 and w.W_z.dtype == np.float64 and w.c.shape == ()
 
 
 def random_weights(rng, units, scale):
-    return GRUWeights(**{n: scale * rng.standard_normal(np.shape(v))
+    return gru(**{n: scale * rng.standard_normal(np.shape(v))
                          for n, v in weight_kwargs(units).items() if n != "c"}, c=0.1)
 
 
@@ -862,7 +867,7 @@ def test_image_encloses_true_images(bundled, mean_value):
                 elif _ == 4:
                     pick = np.full((n, u), 0.5)
                 points = lo + pick * (hi - lo)
-                out = w.step(points, x)
+                out = V.step(w, points, x)
                 assert (ilo <= out).all() and (out <= ihi).all()
 
 
@@ -877,5 +882,5 @@ def test_mean_value_form_is_an_intersection(bundled, certs):
     # a point box has an image of a few ulps around the true image
     h = 0.5 * (cert.lower + cert.upper)
     ilo, ihi = image(bundled, h, h, 3)
-    out = bundled.step(h, np.broadcast_to(V._INPUTS[3], (len(h), 2)))
+    out = V.step(bundled, h, np.broadcast_to(V._INPUTS[3], (len(h), 2)))
     assert (ilo <= out).all() and (out <= ihi).all() and (ihi - ilo).max() < 1e-12

@@ -14,14 +14,21 @@ import h5py
 import numpy as np
 import pytest
 
-from gru_tutorial import engine, web
+from gru_tutorial import adder, web
+from gru_tutorial.adder import CONFIG_NAME, PRETRAINED_DIR, WEIGHTS_NAME
 from gru_tutorial.checks import ArgumentError, ModelFileError
-from gru_tutorial.saving import CONFIG_NAME, PRETRAINED_DIR, WEIGHTS_NAME
 
 
 @pytest.fixture(scope="module")
 def bundled():
-    return engine.load_pretrained()
+    return adder.load_pretrained()
+
+
+def keras_shaped(weights):
+    """The arrays of ``weights`` in the model's shapes: the readout V (units, 1), c (1,)."""
+    return {name: weights.arrays[name].reshape(-1, 1) if name == "V"
+            else weights.arrays[name].reshape(-1) if name == "c" else weights.arrays[name]
+            for name in web.WEIGHT_NAMES}
 
 
 @pytest.fixture(scope="module")
@@ -31,22 +38,23 @@ def exported():
 
 def test_export_holds_the_bundled_weights_exactly(bundled, exported):
     assert set(exported["weights"]) == set(web.WEIGHT_NAMES)
-    assert set(bundled.weights) == set(web.WEIGHT_NAMES)
-    for name, array in bundled.weights.items():
+    assert set(bundled.arrays) == set(web.WEIGHT_NAMES)
+    for name, array in keras_shaped(bundled).items():
         got = np.array(exported["weights"][name], dtype=np.float64)
         assert got.shape == array.shape, name
         # the exported doubles are the float32 values themselves, not merely close to them
-        np.testing.assert_array_equal(got, array.astype(np.float64), err_msg=name)
-        np.testing.assert_array_equal(got.astype(np.float32), array, err_msg=name)
+        np.testing.assert_array_equal(got, array, err_msg=name)
+        np.testing.assert_array_equal(got.astype(np.float32).astype(np.float64), got,
+                                      err_msg=name)
 
 
 def test_export_round_trips_through_the_js_file_exactly(bundled, exported):
     text = web.adder_js()
     back = web.parse_adder_js(text)
     assert back == exported
-    for name, array in bundled.weights.items():
+    for name, array in keras_shaped(bundled).items():
         values = np.array(back["weights"][name], dtype=np.float64)
-        np.testing.assert_array_equal(values, array.astype(np.float64), err_msg=name)
+        np.testing.assert_array_equal(values, array, err_msg=name)
 
 
 def test_export_says_what_it_is(bundled, exported):
@@ -91,7 +99,7 @@ def test_export_of_a_missing_directory_is_a_model_file_error(tmp_path):
 
 
 def fake_model(directory, cell, units=3):
-    """A saved model of another cell in the Keras layout that engine.load reads (no TF needed)."""
+    """A saved model of another cell in the Keras layout that adder.load reads (no TF needed)."""
     gates = {"rnn": [""], "lstm": ["i", "f", "o", "c"], "gru-noreset": ["z", "h"]}[cell]
     rng = np.random.default_rng(0)
     shapes = {"W": (2, units), "U": (units, units), "b": (units,)}
@@ -115,7 +123,7 @@ def fake_model(directory, cell, units=3):
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru-noreset"])
 def test_export_refuses_other_cells(tmp_path, cell):
     directory = fake_model(tmp_path / cell, cell)
-    assert engine.load(directory).cell == cell  # a valid model, just not a GRU
+    assert adder.load(directory).cell == cell  # a valid model, just not a GRU
     with pytest.raises(ArgumentError, match=f"cell 'gru' only.*cell is '{cell}'"):
         web.export_adder(directory)
     with pytest.raises(ArgumentError, match="'gru' only"):
@@ -123,11 +131,12 @@ def test_export_refuses_other_cells(tmp_path, cell):
     assert not (tmp_path / "out.js").exists()
 
 
-def test_export_refuses_non_finite_weights(bundled):
-    weights = {k: v.copy() for k, v in bundled.weights.items()}
-    weights["U_h"][1, 2] = np.nan
-    with pytest.raises(ArgumentError, match="finite"):
-        web._export_model(engine.NumpyAdder("gru", weights), "broken")
+def test_export_refuses_non_finite_weights(tmp_path):
+    directory = shutil.copytree(PRETRAINED_DIR, tmp_path / "broken")
+    with h5py.File(directory / WEIGHTS_NAME, "r+") as f:
+        f["cell"]["vars"]["5"][1, 2] = np.nan  # U_h
+    with pytest.raises(ModelFileError, match="U_h.*NaN"):
+        web.export_adder(directory)
 
 
 def test_write_adder_js_writes_a_script_that_sets_the_global(tmp_path, exported):

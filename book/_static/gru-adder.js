@@ -276,6 +276,7 @@
     const box = el("adder-steps");
     const caption = el("adder-steps-caption");
     box.textContent = "";
+    el("adder-cell-value").textContent = "";
     if (!res) {
       caption.textContent = "";
       el("adder-steps-view").hidden = true;
@@ -431,6 +432,16 @@
     renderSteps();
   }
 
+  /** Show the value of a tapped or clicked cell under the table: a title shows on hover only. */
+  function showCell(event) {
+    const target = event.target.closest("td[title], th[title]");
+    if (!target) return;
+    const previous = el("adder-steps").querySelector(".adder-selected");
+    if (previous) previous.classList.remove("adder-selected");
+    target.classList.add("adder-selected");
+    el("adder-cell-value").textContent = target.getAttribute("title");
+  }
+
   function setUp() {
     const widget = el("adder-widget");
     if (!widget) return;
@@ -466,6 +477,7 @@
       state.size = parseInt(event.target.value, 10);
       renderSteps();
     });
+    el("adder-steps").addEventListener("click", showCell);
     el("adder-show-values").addEventListener("change", event => {
       state.showValues = event.target.checked;
       renderSteps();

@@ -1,10 +1,12 @@
-"""The loops over time of :mod:`gru_tutorial.engine`, compiled by numba.
+"""The GRU's loop over time for :mod:`gru_tutorial.engine`, compiled by numba.
 
-One function per cell, all with the same inputs: ``k`` (batch, time) holds the
-index ``2 a + b`` of each step's bit pair, ``table`` the input terms of every
-gate for the four pairs (see :class:`gru_tutorial.engine.NumpyAdder`), then the
-recurrent weights and the readout ``V``, ``c``. Each returns the logits,
-float32 (batch, time). The arithmetic is the engine's NumPy loop written out:
+Only the GRU has one: it is the cell a user runs on long inputs (the bundled
+model, and what ``gru-tutorial train`` makes by default); the other cells run
+the engine's NumPy loop. The inputs: ``k`` (batch, time) holds the index
+``2 a + b`` of each step's bit pair, ``table`` the input terms of every gate for
+the four pairs (see :class:`gru_tutorial.engine.NumpyAdder`), then the recurrent
+weights and the readout ``V``, ``c``. It returns the logits, float32
+(batch, time). The arithmetic is the engine's NumPy loop written out:
 ``_matvec`` adds ``h U`` row by row, so the inner loop runs along contiguous
 memory and compiles to vector instructions. Compiled code is cached next to
 this file (``cache=True``), so only the first run on a machine pays for
@@ -60,88 +62,5 @@ def gru(k, table, U_zr, U_h, V, c):
             _matvec(a_h, rh, U_h)  # candidate, reset before U_h
             for j in range(u):
                 h[j] += _sig(a_zr[j]) * (np.tanh(a_h[j]) - h[j])
-            out[n, t] = _readout(h, V, c)
-    return out
-
-
-@_jit
-def gru_noreset(k, table, U_z, U_h, V, c):
-    batch, time = k.shape
-    u = V.shape[0]
-    out = np.empty((batch, time), dtype=np.float32)
-    h = np.zeros(u, dtype=np.float32)
-    a_z = np.zeros(u, dtype=np.float32)
-    a_h = np.zeros(u, dtype=np.float32)
-    for n in range(batch):
-        h[:] = 0
-        for t in range(time):
-            xp = table[k[n, t]]
-            a_z[:] = xp[:u]
-            a_h[:] = xp[u:]
-            _matvec(a_z, h, U_z)
-            _matvec(a_h, h, U_h)
-            for j in range(u):
-                h[j] += _sig(a_z[j]) * (np.tanh(a_h[j]) - h[j])
-            out[n, t] = _readout(h, V, c)
-    return out
-
-
-@_jit
-def rnn(k, table, U, V, c):
-    batch, time = k.shape
-    u = V.shape[0]
-    out = np.empty((batch, time), dtype=np.float32)
-    h = np.zeros(u, dtype=np.float32)
-    a = np.zeros(u, dtype=np.float32)
-    for n in range(batch):
-        h[:] = 0
-        for t in range(time):
-            a[:] = table[k[n, t]]
-            _matvec(a, h, U)
-            for j in range(u):
-                h[j] = np.tanh(a[j])
-            out[n, t] = _readout(h, V, c)
-    return out
-
-
-@_jit
-def lstm(k, table, U, V, c0):
-    batch, time = k.shape
-    u = V.shape[0]
-    out = np.empty((batch, time), dtype=np.float32)
-    h = np.zeros(u, dtype=np.float32)
-    c = np.zeros(u, dtype=np.float32)
-    a = np.zeros(4 * u, dtype=np.float32)
-    for n in range(batch):
-        h[:] = 0
-        c[:] = 0
-        for t in range(time):
-            a[:] = table[k[n, t]]
-            _matvec(a, h, U)  # gates in the order i, f, o, then the cell candidate
-            for j in range(u):
-                c[j] = _sig(a[u + j]) * c[j] + _sig(a[j]) * np.tanh(a[3 * u + j])
-                h[j] = _sig(a[2 * u + j]) * np.tanh(c[j])
-            out[n, t] = _readout(h, V, c0)
-    return out
-
-
-@_jit
-def keras_gru(k, table, U, b_rec, V, c):
-    batch, time = k.shape
-    u = V.shape[0]
-    out = np.empty((batch, time), dtype=np.float32)
-    h = np.zeros(u, dtype=np.float32)
-    rec = np.zeros(3 * u, dtype=np.float32)
-    for n in range(batch):
-        h[:] = 0
-        for t in range(time):
-            xp = table[k[n, t]]
-            rec[:] = b_rec
-            _matvec(rec, h, U)  # h U + b', all three blocks (reset after)
-            for j in range(u):
-                z = _sig(xp[j] + rec[j])
-                r = _sig(xp[u + j] + rec[u + j])
-                candidate = np.tanh(xp[2 * u + j] + r * rec[2 * u + j])
-                h[j] = z * h[j] + (np.float32(1.0) - z) * candidate
             out[n, t] = _readout(h, V, c)
     return out

@@ -8,14 +8,17 @@ on paper (right to left), so a recurrent network reading the bits in this order
 sees each carry before the position that needs it.
 
 Both directions are vectorised through ``int.to_bytes`` / ``np.unpackbits``, so
-a 100,000-bit number costs microseconds, not a Python loop per bit.
+a 100,000-bit number costs microseconds, not a Python loop per bit. As everywhere
+in the package, sizes are checked before anything is allocated: a bit string
+longer than :data:`gru_tutorial.checks.MAX_STEPS` is refused with a
+:class:`BitsError`, not a ``MemoryError`` (or a silent gigabyte).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .checks import ArgumentError, check_int
+from .checks import MAX_STEPS, ArgumentError, check_int
 
 __all__ = ["BitsError", "check_nonnegative_int", "to_bits", "from_bits", "bits_needed"]
 
@@ -79,7 +82,8 @@ def to_bits(n: int, width: int | None = None) -> np.ndarray:
         A non-negative integer of any size.
     width : int, optional
         Length of the result; the high positions are padded with zeros.
-        Defaults to :func:`bits_needed` of ``n``.
+        Defaults to :func:`bits_needed` of ``n``. At most
+        :data:`~gru_tutorial.checks.MAX_STEPS`.
 
     Returns
     -------
@@ -90,7 +94,9 @@ def to_bits(n: int, width: int | None = None) -> np.ndarray:
     ------
     BitsError
         If ``n`` is not a non-negative integer, or ``width`` is not a
-        positive integer large enough to hold ``n``.
+        positive integer large enough to hold ``n``, or the result would be
+        longer than :data:`~gru_tutorial.checks.MAX_STEPS` bits (refused
+        before anything is allocated).
 
     Examples
     --------
@@ -100,8 +106,11 @@ def to_bits(n: int, width: int | None = None) -> np.ndarray:
     n = check_nonnegative_int(n, "n")
     if width is None:
         width = max(1, n.bit_length())
+        if width > MAX_STEPS:
+            raise BitsError(f"n has {width:,} bits, more than the limit of {MAX_STEPS:,} "
+                            "bits (gru_tutorial.checks.MAX_STEPS)")
     else:
-        width = check_int(width, "width", 1, error=BitsError)
+        width = check_int(width, "width", 1, MAX_STEPS, error=BitsError)
         if n.bit_length() > width:
             raise BitsError(f"width={width} is too small for n: it needs {n.bit_length()} bits")
     raw = n.to_bytes((width + 7) // 8, "little")
@@ -116,7 +125,8 @@ def from_bits(bits: object) -> int:
     bits : array_like
         One-dimensional sequence of 0s and 1s, least significant bit first.
         Booleans, integers and floats equal to exactly 0 or 1 are accepted.
-        An empty sequence is 0.
+        An empty sequence is 0. At most :data:`~gru_tutorial.checks.MAX_STEPS`
+        of them.
 
     Returns
     -------
@@ -126,7 +136,9 @@ def from_bits(bits: object) -> int:
     Raises
     ------
     BitsError
-        If ``bits`` is not one-dimensional or holds anything but 0 and 1.
+        If ``bits`` is not one-dimensional, holds anything but 0 and 1, or is
+        longer than :data:`~gru_tutorial.checks.MAX_STEPS` (refused before the
+        checks and the conversion allocate their temporary arrays).
 
     Examples
     --------
@@ -135,6 +147,12 @@ def from_bits(bits: object) -> int:
     """
     if isinstance(bits, (str, bytes)):
         raise BitsError(f"bits must be a sequence of 0s and 1s, got {type(bits).__name__}")
+    if not isinstance(bits, np.ndarray):  # e.g. range(10**12): refuse before np.asarray
+        try:
+            length = len(bits)  # type: ignore[arg-type]
+        except TypeError:  # no length (an iterator, a scalar): np.asarray decides below
+            length = 0
+        _check_length(length)
     try:
         arr = np.asarray(bits)
     except (TypeError, ValueError) as exc:
@@ -143,6 +161,7 @@ def from_bits(bits: object) -> int:
         raise BitsError(f"bits must be one-dimensional, got shape {arr.shape}")
     if arr.size == 0:
         return 0
+    _check_length(arr.size)  # an array may be a view holding far less memory than its size
     if arr.dtype.kind not in "biuf":
         raise BitsError(f"bits must hold only 0 and 1, got dtype {arr.dtype}")
     ones = arr == 1
@@ -151,3 +170,10 @@ def from_bits(bits: object) -> int:
         raise BitsError(f"bits must hold only 0 and 1, found {bad!r}")
     packed = np.packbits(ones, bitorder="little")
     return int.from_bytes(packed.tobytes(), "little")
+
+
+def _check_length(length: int) -> None:
+    """Refuse a bit string longer than :data:`~gru_tutorial.checks.MAX_STEPS`."""
+    if length > MAX_STEPS:
+        raise BitsError(f"bits must hold at most {MAX_STEPS:,} values (the limit of "
+                        f"gru_tutorial.checks.MAX_STEPS), got {length:,}")

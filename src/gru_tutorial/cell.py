@@ -22,14 +22,18 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .checks import MAX_UNITS, ArgumentError, check_int
+from .checks import MAX_UNITS, ArgumentError, check_choice, check_int
 from .recipes import DTYPES
 from .seeding import derive_seeds
 
 __all__ = ["RecurrentCell", "GRUCell", "from_keras_gru", "copy_keras_gru_weights",
-           "scan_manual_gradient", "make_initializer", "INITIALIZERS"]
+           "scan_manual_gradient", "gru_step_parts", "make_initializer", "INITIALIZERS", "LOOPS",
+           "keras_layer_arrays"]
 
 _GATES = ("z", "r", "h")
+
+LOOPS = ("scan", "unroll", "manual")
+"""How a cell runs over time (see :class:`RecurrentCell`)."""
 
 
 INITIALIZERS = ("glorot_uniform", "orthogonal", "zeros", "truncated_normal_0.01")
@@ -83,8 +87,7 @@ def check_cell_args(units: int, input_dim: int, dtype: str,
     """
     units = check_int(units, "units", 1, MAX_UNITS)
     input_dim = check_int(input_dim, "input_dim", 1, MAX_UNITS)
-    if dtype not in DTYPES:
-        raise ArgumentError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    check_choice(dtype, "dtype", DTYPES)
     return units, input_dim, None if seed is None else check_int(seed, "seed")
 
 
@@ -97,8 +100,10 @@ class RecurrentCell(keras.layers.Layer):
     precomputed by :meth:`project_inputs`, one matmul for the recurrent terms).
     This class creates the weights ``W_g`` (input), ``U_g`` (recurrent) and
     ``b_g`` (bias) of every gate ``g`` and runs the fast step over a whole
-    sequence, with ``tf.scan`` (:meth:`run_scan`) or unrolled
-    (:meth:`run_unrolled`). Chapter "Why gates?" (``book/07_why_gates.ipynb``).
+    sequence, with ``tf.scan`` (:meth:`run_scan`), unrolled (:meth:`run_unrolled`)
+    or, for the GRU, with a hand-derived backward pass
+    (:meth:`GRUCell.run_manual_gradient`): the ``loop`` chosen when the cell is
+    built. Chapter "Why gates?" (``book/07_why_gates.ipynb``).
 
     A subclass sets :attr:`GATES` (one ``W``, ``U`` and ``b`` per name; ``''``
     names them plain ``W``, ``U``, ``b``) and :attr:`NAME`, its default layer name.
@@ -115,12 +120,19 @@ class RecurrentCell(keras.layers.Layer):
         Seed for the initializers; the same seed gives the same weights.
     dtype : str
         ``'float32'`` or ``'float64'``.
+    loop : str
+        How :meth:`call` runs over time, one of :data:`LOOPS`: ``'scan'``
+        (default, :meth:`run_scan`), ``'unroll'`` (:meth:`run_unrolled`) or
+        ``'manual'`` (``run_manual_gradient``, only where
+        :attr:`MANUAL_GRADIENT`). The numbers are the same.
     name : str, optional
         Layer name (default :attr:`NAME`).
     """
 
     GATES: tuple[str, ...] = ()
     NAME = "cell"
+    MANUAL_GRADIENT = False
+    """Whether the cell has a hand-derived backward pass (``loop='manual'``)."""
 
     def __init__(
         self,
@@ -132,14 +144,19 @@ class RecurrentCell(keras.layers.Layer):
         bias_initializer: str | keras.initializers.Initializer = "zeros",
         seed: int | None = None,
         dtype: str = "float32",
+        loop: str = "scan",
         name: str | None = None,
     ) -> None:
         if not self.GATES:
             raise TypeError(f"{type(self).__name__} names no gates: subclass RecurrentCell "
                             "and set GATES")
         units, input_dim, seed = check_cell_args(units, input_dim, dtype, seed)
+        check_choice(loop, "loop", LOOPS)
+        if loop == "manual" and not self.MANUAL_GRADIENT:
+            raise ArgumentError(f"{type(self).__name__} has no hand-written gradient; "
+                                "loop='manual' is for a GRUCell")
         super().__init__(dtype=dtype, name=name or self.NAME)
-        self.units, self.input_dim, self.gates = units, input_dim, self.GATES
+        self.units, self.input_dim, self.gates, self.loop = units, input_dim, self.GATES, loop
         specs = {"W": (kernel_initializer, (self.input_dim, self.units)),
                  "U": (recurrent_initializer, (self.units, self.units)),
                  "b": (bias_initializer, (self.units,))}
@@ -197,34 +214,23 @@ class RecurrentCell(keras.layers.Layer):
         b = tf.concat(self._weights_of("b"), axis=0)
         return tf.einsum("btd,dk->btk", x, W) + b
 
-    def call(self, x: tf.Tensor, h0=None, unroll: bool = False,
-             manual_gradient: bool = False) -> tf.Tensor:
-        """Run the cell over a whole sequence: :meth:`run_scan`, or a faster variant.
+    def call(self, x: tf.Tensor, h0=None) -> tf.Tensor:
+        """Run the cell over a whole sequence, with the cell's :attr:`loop`.
 
         Parameters
         ----------
         x, h0 : Tensor
             Inputs and initial state, as for :meth:`run_scan`.
-        unroll : bool
-            Use :meth:`run_unrolled` instead of the ``tf.scan`` loop.
-        manual_gradient : bool
-            Use the hand-written backward pass (only
-            :meth:`GRUCell.run_manual_gradient` has one).
 
         Returns
         -------
         Tensor
             All hidden states ``h_1 .. h_T``, shape ``(batch, time, units)``.
-            Every variant computes the same numbers (``tests/test_fast_paths.py``).
+            Every loop computes the same numbers (``tests/test_fast_paths.py``).
         """
-        if unroll and manual_gradient:
-            raise ValueError("manual_gradient=True works with the tf.scan loop, not unroll")
-        if unroll:
+        if self.loop == "unroll":
             return self.run_unrolled(x, h0)
-        if manual_gradient:
-            if not hasattr(self, "run_manual_gradient"):
-                raise ArgumentError(f"{type(self).__name__} has no hand-written gradient; "
-                                    "manual_gradient=True is for a GRUCell")
+        if self.loop == "manual":
             return self.run_manual_gradient(x, h0)
         return self.run_scan(x, h0)
 
@@ -291,21 +297,8 @@ class RecurrentCell(keras.layers.Layer):
 class GRUCell(RecurrentCell):
     """GRU cell with nine separately named weights, as in the equations.
 
-    Parameters
-    ----------
-    units : int
-        Size of the hidden state ``h``.
-    input_dim : int
-        Size of each input vector ``x_t``.
-    kernel_initializer, recurrent_initializer, bias_initializer : str or Initializer
-        How to initialise ``W_*``, ``U_*`` and ``b_*``. Names accepted:
-        ``'glorot_uniform'``, ``'orthogonal'``, ``'zeros'``, ``'truncated_normal_0.01'``.
-    seed : int, optional
-        Seed for the initializers; the same seed gives the same weights.
-    dtype : str
-        ``'float32'`` or ``'float64'``.
-    name : str, optional
-        Layer name (default ``'gru_cell'``).
+    Parameters as for :class:`RecurrentCell` (default name ``'gru_cell'``); it
+    alone has ``loop='manual'``.
 
     Attributes
     ----------
@@ -319,23 +312,11 @@ class GRUCell(RecurrentCell):
 
     GATES = _GATES
     NAME = "gru_cell"
+    MANUAL_GRADIENT = True
 
     # -- the equations, one step at a time ---------------------------------
     def step(self, x_t: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
-        """One time step, written exactly as the four equations.
-
-        Parameters
-        ----------
-        x_t : Tensor
-            Inputs at one time step, shape ``(batch, input_dim)``.
-        h : Tensor
-            Previous state, shape ``(batch, units)``.
-
-        Returns
-        -------
-        Tensor
-            New state, shape ``(batch, units)``.
-        """
+        """One time step, the four equations: ``x_t`` (batch, input_dim), ``h`` (batch, units)."""
         z = tf.sigmoid(x_t @ self.W_z + h @ self.U_z + self.b_z)  # update gate
         r = tf.sigmoid(x_t @ self.W_r + h @ self.U_r + self.b_r)  # reset gate
         h_tilde = tf.tanh(x_t @ self.W_h + (r * h) @ self.U_h + self.b_h)  # candidate
@@ -363,13 +344,7 @@ class GRUCell(RecurrentCell):
         Tensor
             New state, shape ``(batch, units)``.
         """
-        u = self.units
-        # tf.split rather than slicing: the same numbers, but its gradient is one
-        # concat where each slice's gradient pads a full-size zero tensor.
-        x_zr, x_h = tf.split(xp_t, [2 * u, u], axis=1)
-        z, r = tf.split(tf.sigmoid(x_zr + h @ U_zr), 2, axis=1)
-        h_tilde = tf.tanh(x_h + (r * h) @ self.U_h)
-        return (1 - z) * h + z * h_tilde
+        return gru_step_parts(xp_t, h, U_zr, self.U_h)[0]
 
     def run_manual_gradient(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
         """:meth:`run_scan` backpropagated by the hand-derived :func:`scan_manual_gradient`.
@@ -383,6 +358,23 @@ class GRUCell(RecurrentCell):
         xp = tf.transpose(self.project_inputs(x), [1, 0, 2])  # (time, batch, 3 * units)
         hs = scan_manual_gradient(xp, h0, U_zr, tf.convert_to_tensor(self.U_h))
         return tf.transpose(hs, [1, 0, 2])  # (batch, time, units)
+
+
+def gru_step_parts(xp_t: tf.Tensor, h: tf.Tensor, U_zr: tf.Tensor,
+                   U_h: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor]:
+    """:meth:`GRUCell.fused_step`, also returning the gates: ``(h_new, z, r, h_tilde)``.
+
+    The one copy of the GRU's fast step, for :meth:`GRUCell.fused_step` and the
+    forward pass of :func:`scan_manual_gradient` (which keeps the gates for its
+    backward pass). Shapes as for :meth:`GRUCell.fused_step`.
+    """
+    u = U_h.shape[0]
+    # tf.split rather than slicing: the same numbers, but its gradient is one
+    # concat where each slice's gradient pads a full-size zero tensor.
+    x_zr, x_h = tf.split(xp_t, [2 * u, u], axis=1)
+    z, r = tf.split(tf.sigmoid(x_zr + h @ U_zr), 2, axis=1)
+    h_tilde = tf.tanh(x_h + (r * h) @ U_h)
+    return (1 - z) * h + z * h_tilde, z, r, h_tilde
 
 
 def scan_manual_gradient(xp: tf.Tensor, h0: tf.Tensor, U_zr: tf.Tensor,
@@ -412,16 +404,11 @@ def scan_manual_gradient(xp: tf.Tensor, h0: tf.Tensor, U_zr: tf.Tensor,
     Tensor
         All states, time-major, shape ``(time, batch, units)``.
     """
-    u = U_h.shape[0]
 
     @tf.custom_gradient
     def run(xp, h0, U_zr, U_h):
-        def forward(carry, xp_t):  # GRUCell.fused_step, also returning z, r, h_tilde
-            h = carry[0]
-            x_zr, x_h = tf.split(xp_t, [2 * u, u], axis=1)
-            z, r = tf.split(tf.sigmoid(x_zr + h @ U_zr), 2, axis=1)
-            h_tilde = tf.tanh(x_h + (r * h) @ U_h)
-            return (1 - z) * h + z * h_tilde, z, r, h_tilde
+        def forward(carry, xp_t):
+            return gru_step_parts(xp_t, carry[0], U_zr, U_h)
 
         zeros = tf.zeros_like(h0)
         hs, zs, rs, h_tildes = tf.scan(forward, xp, initializer=(h0, zeros, zeros, zeros))
@@ -452,6 +439,51 @@ def scan_manual_gradient(xp: tf.Tensor, h0: tf.Tensor, U_zr: tf.Tensor,
     return run(xp, h0, U_zr, U_h)
 
 
+def keras_layer_arrays(layer: keras.layers.Layer, kind: type, cell: RecurrentCell,
+                       cell_type: type, k: int) -> tuple[np.ndarray, ...]:
+    """The checked ``(kernel, recurrent kernel, bias)`` of a built Keras recurrent layer.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+        A Keras ``GRU``, ``SimpleRNN`` or ``LSTM``.
+    kind : type
+        The layer class expected.
+    cell : RecurrentCell
+        The destination cell.
+    cell_type : type
+        The cell class expected.
+    k : int
+        Blocks side by side in the layer's kernel (3 for a GRU, 4 for an LSTM).
+
+    Raises
+    ------
+    ValueError
+        If the layer is not a built, forward, tanh/sigmoid layer with biases of
+        the cell's size.
+    """
+    if not isinstance(layer, kind):
+        raise ValueError(f"layer must be a keras.layers.{kind.__name__}, "
+                         f"got {type(layer).__name__}")
+    if not isinstance(cell, cell_type):
+        raise ValueError(f"cell must be a {cell_type.__name__}, got {type(cell).__name__}")
+    if not layer.built:
+        raise ValueError("the Keras layer is not built yet: call it on an input first")
+    if layer.go_backwards:
+        raise ValueError("layer must run forwards (go_backwards=False)")
+    act = keras.activations.serialize(layer.cell.activation)
+    rec_fn = getattr(layer.cell, "recurrent_activation", None)  # SimpleRNN has none
+    rec = "sigmoid" if rec_fn is None else keras.activations.serialize(rec_fn)
+    if act != "tanh" or rec != "sigmoid" or not layer.use_bias:
+        raise ValueError("layer must use activation='tanh', recurrent_activation='sigmoid' "
+                         "and use_bias=True")
+    kernel, recurrent, bias = (np.asarray(w) for w in layer.get_weights())
+    if kernel.shape != (cell.input_dim, k * cell.units):
+        raise ValueError(f"layer kernel has shape {kernel.shape}, cell needs "
+                         f"({cell.input_dim}, {k * cell.units})")
+    return kernel, recurrent, bias
+
+
 def copy_keras_gru_weights(layer: keras.layers.GRU, cell: GRUCell) -> None:
     """Copy the weights of a Keras ``GRU(reset_after=False)`` into ``cell``.
 
@@ -473,25 +505,9 @@ def copy_keras_gru_weights(layer: keras.layers.GRU, cell: GRUCell) -> None:
     ValueError
         If the layer is not a compatible, built Keras GRU.
     """
-    if not isinstance(layer, keras.layers.GRU):
-        raise ValueError(f"layer must be a keras.layers.GRU, got {type(layer).__name__}")
-    if not isinstance(cell, GRUCell):
-        raise ValueError(f"cell must be a GRUCell, got {type(cell).__name__}")
+    kernel, recurrent, bias = keras_layer_arrays(layer, keras.layers.GRU, cell, GRUCell, 3)
     if layer.reset_after:
         raise ValueError("layer must have reset_after=False (the reset gate is applied before U_h)")
-    if not layer.built:
-        raise ValueError("the Keras layer is not built yet: call it on an input first")
-    if layer.go_backwards:
-        raise ValueError("layer must run forwards (go_backwards=False)")
-    act = keras.activations.serialize(layer.cell.activation)
-    rec = keras.activations.serialize(layer.cell.recurrent_activation)
-    if act != "tanh" or rec != "sigmoid" or not layer.use_bias:
-        raise ValueError("layer must use activation='tanh', recurrent_activation='sigmoid' "
-                         "and use_bias=True")
-    kernel, recurrent, bias = (np.asarray(w) for w in layer.get_weights())
-    if kernel.shape != (cell.input_dim, 3 * cell.units):
-        raise ValueError(f"layer kernel has shape {kernel.shape}, cell needs "
-                         f"({cell.input_dim}, {3 * cell.units})")
     u = cell.units
     sign = {"z": -1.0, "r": 1.0, "h": 1.0}
     for g, gate in enumerate(_GATES):

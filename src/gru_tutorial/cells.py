@@ -26,11 +26,10 @@ LSTM (Hochreiter & Schmidhuber, 1997, with the forget gate of Gers et al., 2000)
 from __future__ import annotations
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from .cell import GRUCell, RecurrentCell, check_cell_args, make_initializer
-from .checks import ArgumentError
+from .cell import GRUCell, RecurrentCell, check_cell_args, keras_layer_arrays, make_initializer
+from .checks import ArgumentError, check_choice
 from .recipes import CELLS
 from .seeding import derive_seeds
 
@@ -44,12 +43,7 @@ _KERAS_LSTM_ORDER = ("i", "f", "c", "o")  # how Keras stores the LSTM's gates si
 class RNNCell(RecurrentCell):
     """Plain (Elman) RNN cell: ``h_new = tanh(x_t W + h U + b)``.
 
-    Parameters
-    ----------
-    units, input_dim, kernel_initializer, recurrent_initializer, bias_initializer, seed, dtype
-        As for :class:`~gru_tutorial.cell.GRUCell`.
-    name : str, optional
-        Layer name (default ``'rnn_cell'``).
+    Parameters as for :class:`~gru_tutorial.cell.RecurrentCell` (default name ``'rnn_cell'``).
 
     Attributes
     ----------
@@ -65,20 +59,7 @@ class RNNCell(RecurrentCell):
     NAME = "rnn_cell"
 
     def step(self, x_t: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
-        """One time step: ``tanh(x_t W + h U + b)``.
-
-        Parameters
-        ----------
-        x_t : Tensor
-            Inputs at one time step, shape ``(batch, input_dim)``.
-        h : Tensor
-            Previous state, shape ``(batch, units)``.
-
-        Returns
-        -------
-        Tensor
-            New state, shape ``(batch, units)``.
-        """
+        """One time step: ``tanh(x_t W + h U + b)``; shapes as in :meth:`GRUCell.step`."""
         return tf.tanh(x_t @ self.W + h @ self.U + self.b)
 
     def fused_step(self, xp_t: tf.Tensor, h: tf.Tensor, U: tf.Tensor) -> tf.Tensor:
@@ -95,12 +76,8 @@ class NoResetGRUCell(RecurrentCell):
         h_tilde = tanh(x_t W_h + h U_h + b_h)         # candidate: a plain RNN step
         h_new   = (1 - z) * h + z * h_tilde           # new state
 
-    Parameters
-    ----------
-    units, input_dim, kernel_initializer, recurrent_initializer, bias_initializer, seed, dtype
-        As for :class:`~gru_tutorial.cell.GRUCell`.
-    name : str, optional
-        Layer name (default ``'gru_noreset_cell'``).
+    Parameters as for :class:`~gru_tutorial.cell.RecurrentCell` (default name
+    ``'gru_noreset_cell'``).
 
     Attributes
     ----------
@@ -112,20 +89,7 @@ class NoResetGRUCell(RecurrentCell):
     NAME = "gru_noreset_cell"
 
     def step(self, x_t: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
-        """One time step: the GRU's equations with ``r = 1``.
-
-        Parameters
-        ----------
-        x_t : Tensor
-            Inputs at one time step, shape ``(batch, input_dim)``.
-        h : Tensor
-            Previous state, shape ``(batch, units)``.
-
-        Returns
-        -------
-        Tensor
-            New state, shape ``(batch, units)``.
-        """
+        """One time step: the GRU's equations with ``r = 1``; shapes as in :meth:`GRUCell.step`."""
         z = tf.sigmoid(x_t @ self.W_z + h @ self.U_z + self.b_z)  # update gate
         h_tilde = tf.tanh(x_t @ self.W_h + h @ self.U_h + self.b_h)  # candidate, r = 1
         return (1 - z) * h + z * h_tilde
@@ -181,6 +145,7 @@ class LSTMCell(RecurrentCell):
         bias_initializer: str | keras.initializers.Initializer = "zeros",
         seed: int | None = None,
         dtype: str = "float32",
+        loop: str = "scan",
         unit_forget_bias: bool = True,
         name: str | None = None,
     ) -> None:
@@ -189,7 +154,8 @@ class LSTMCell(RecurrentCell):
         super().__init__(units, input_dim,
                          kernel_initializer=kernel_initializer,
                          recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer, seed=seed, dtype=dtype, name=name)
+                         bias_initializer=bias_initializer, seed=seed, dtype=dtype, loop=loop,
+                         name=name)
         if unit_forget_bias:
             self.b_f.assign(tf.ones_like(self.b_f))
 
@@ -273,10 +239,14 @@ class KerasGRU(keras.layers.Layer):
         bias_initializer: str | keras.initializers.Initializer = "zeros",
         seed: int | None = None,
         dtype: str = "float32",
+        loop: str = "scan",
         reset_after: bool = True,
         name: str = "keras_gru",
     ) -> None:
         units, input_dim, seed = check_cell_args(units, input_dim, dtype, seed)
+        if loop != "scan":
+            raise ArgumentError(f"a KerasGRU runs Keras's own loop: loop must be 'scan', "
+                                f"got {loop!r}")
         super().__init__(dtype=dtype, name=name)
         self.units, self.input_dim = units, input_dim
         seeds = derive_seeds(seed, 3) if seed is not None else [None] * 3
@@ -301,12 +271,8 @@ class KerasGRU(keras.layers.Layer):
         out, _ = self.layer.cell(tf.convert_to_tensor(x_t, self.dtype), [h])
         return out
 
-    def call(self, x: tf.Tensor, h0: tf.Tensor | None = None, unroll: bool = False,
-             manual_gradient: bool = False) -> tf.Tensor:
+    def call(self, x: tf.Tensor, h0: tf.Tensor | None = None) -> tf.Tensor:
         """All hidden states, shape ``(batch, time, units)``, as Keras computes them."""
-        if unroll or manual_gradient:
-            raise ArgumentError("a KerasGRU runs Keras's own loop: unroll and "
-                                "manual_gradient are not available")
         x = tf.convert_to_tensor(x, dtype=self.dtype)
         return self.layer(x, initial_state=None if h0 is None else [h0])
 
@@ -315,7 +281,8 @@ def make_cell(kind: str, units: int, input_dim: int, *,
               kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
               recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
               bias_initializer: str | keras.initializers.Initializer = "zeros",
-              seed: int | None = None, dtype: str = "float32") -> keras.layers.Layer:
+              seed: int | None = None, dtype: str = "float32",
+              loop: str = "scan") -> keras.layers.Layer:
     """A recurrent cell by name.
 
     Parameters
@@ -326,17 +293,19 @@ def make_cell(kind: str, units: int, input_dim: int, *,
         ``'gru'``, ``'lstm'`` (:class:`LSTMCell`, forget bias 1 unless the
         biases are drawn at random) or ``'keras-gru'`` (:class:`KerasGRU`).
     units, input_dim, kernel_initializer, recurrent_initializer, bias_initializer, seed, dtype
-        As for :class:`~gru_tutorial.cell.GRUCell`.
+        As for :class:`~gru_tutorial.cell.RecurrentCell`.
+    loop : str
+        How the cell runs over time (:data:`gru_tutorial.cell.LOOPS`; ``'manual'``
+        for the GRU only, ``'scan'`` for Keras's GRU).
 
     Returns
     -------
     keras.layers.Layer
         The cell.
     """
-    if kind not in CELLS:
-        raise ArgumentError(f"cell must be one of {CELLS}, got {kind!r}")
+    check_choice(kind, "cell", CELLS)
     kw = {"kernel_initializer": kernel_initializer, "recurrent_initializer": recurrent_initializer,
-          "bias_initializer": bias_initializer, "seed": seed, "dtype": dtype}
+          "bias_initializer": bias_initializer, "seed": seed, "dtype": dtype, "loop": loop}
     if kind == "rnn":
         return RNNCell(units, input_dim, **kw)
     if kind == "gru":
@@ -346,30 +315,6 @@ def make_cell(kind: str, units: int, input_dim: int, *,
     if kind == "lstm":
         return LSTMCell(units, input_dim, unit_forget_bias=bias_initializer == "zeros", **kw)
     return KerasGRU(units, input_dim, **kw)
-
-
-def _keras_arrays(layer: keras.layers.Layer, kind: type, name: str,
-                  cell: RecurrentCell, cell_type: type, k: int) -> tuple[np.ndarray, ...]:
-    """The checked (kernel, recurrent kernel, bias) of a built Keras layer."""
-    if not isinstance(layer, kind):
-        raise ValueError(f"layer must be a {name}, got {type(layer).__name__}")
-    if not isinstance(cell, cell_type):
-        raise ValueError(f"cell must be a {cell_type.__name__}, got {type(cell).__name__}")
-    if not layer.built:
-        raise ValueError("the Keras layer is not built yet: call it on an input first")
-    if layer.go_backwards:
-        raise ValueError("layer must run forwards (go_backwards=False)")
-    act = keras.activations.serialize(layer.cell.activation)
-    rec_fn = getattr(layer.cell, "recurrent_activation", None)  # SimpleRNN has none
-    rec = "sigmoid" if rec_fn is None else keras.activations.serialize(rec_fn)
-    if act != "tanh" or rec != "sigmoid" or not layer.use_bias:
-        raise ValueError("layer must use activation='tanh', recurrent_activation='sigmoid' "
-                         "and use_bias=True")
-    kernel, recurrent, bias = (np.asarray(w) for w in layer.get_weights())
-    if kernel.shape != (cell.input_dim, k * cell.units):
-        raise ValueError(f"layer kernel has shape {kernel.shape}, cell needs "
-                         f"({cell.input_dim}, {k * cell.units})")
-    return kernel, recurrent, bias
 
 
 def copy_keras_simple_rnn_weights(layer: keras.layers.SimpleRNN, cell: RNNCell) -> None:
@@ -387,8 +332,7 @@ def copy_keras_simple_rnn_weights(layer: keras.layers.SimpleRNN, cell: RNNCell) 
     ValueError
         If the layer is not a compatible, built ``SimpleRNN``.
     """
-    kernel, recurrent, bias = _keras_arrays(layer, keras.layers.SimpleRNN, "keras.layers.SimpleRNN",
-                                            cell, RNNCell, 1)
+    kernel, recurrent, bias = keras_layer_arrays(layer, keras.layers.SimpleRNN, cell, RNNCell, 1)
     cell.W.assign(kernel)
     cell.U.assign(recurrent)
     cell.b.assign(bias)
@@ -412,8 +356,7 @@ def copy_keras_lstm_weights(layer: keras.layers.LSTM, cell: LSTMCell) -> None:
     ValueError
         If the layer is not a compatible, built ``LSTM``.
     """
-    kernel, recurrent, bias = _keras_arrays(layer, keras.layers.LSTM, "keras.layers.LSTM",
-                                            cell, LSTMCell, 4)
+    kernel, recurrent, bias = keras_layer_arrays(layer, keras.layers.LSTM, cell, LSTMCell, 4)
     u = cell.units
     for g, gate in enumerate(_KERAS_LSTM_ORDER):
         cols = slice(g * u, (g + 1) * u)

@@ -14,8 +14,8 @@ from __future__ import annotations
 import numbers
 import operator
 
-__all__ = ["ArgumentError", "ModelFileError", "check_int", "check_steps", "MAX_STEPS",
-           "MAX_UNITS"]
+__all__ = ["ArgumentError", "ModelFileError", "check_int", "check_choice", "check_steps",
+           "check_input_shape", "MAX_STEPS", "MAX_UNITS"]
 
 MAX_STEPS = 2**26
 """Most time steps (sums x steps per sum) in one batch of inputs: 67,108,864 steps
@@ -75,6 +75,45 @@ def check_int(value: object, name: str, minimum: int = 0, maximum: int | None = 
         shown = f"{n:,}" if n.bit_length() < 200 else f"a {n.bit_length()}-bit number"
         raise error(f"{name} must be {allowed}, got {shown}")
     return n
+
+
+def check_choice(value: object, name: str, choices: tuple) -> str:
+    """Return ``value`` if it is one of ``choices``.
+
+    Raises
+    ------
+    ArgumentError
+        Naming the argument, what it got and the choices.
+    """
+    if not isinstance(value, str) or value not in choices:
+        raise ArgumentError(f"{name} must be one of {choices}, got {value!r}")
+    return value
+
+
+def check_input_shape(x: object, y: object = None) -> None:
+    """Refuse inputs that are not ``(batch, time, 2)`` bit pairs (and targets ``(batch, time)``).
+
+    Parameters
+    ----------
+    x : array
+        Inputs; anything with ``shape``.
+    y : array, optional
+        Targets, of shape ``(batch, time)`` or ``(batch, time, 1)``.
+
+    Raises
+    ------
+    ArgumentError
+        Naming the shapes found.
+    """
+    shape = tuple(getattr(x, "shape", ()))
+    if len(shape) != 3 or shape[2] != 2 or shape[0] < 1 or shape[1] < 1:
+        raise ArgumentError(
+            f"x must have shape (batch, time, 2) with batch, time >= 1, got {shape}")
+    if y is not None:
+        y_shape = tuple(getattr(y, "shape", ()))
+        if y_shape not in (shape[:2], (*shape[:2], 1)):
+            raise ArgumentError(f"y must have shape (batch, time) or (batch, time, 1) to match "
+                                f"x {shape}, got {y_shape}")
 
 
 def check_steps(count: int, steps: int, what: str) -> None:

@@ -8,17 +8,24 @@ stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import math
+import os
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import __version__
 from .checks import MAX_STEPS, ArgumentError, ModelFileError, check_int, check_steps
 from .engine import ENGINES
 from .recipes import CELLS, RECIPES
 
 __all__ = ["main", "build_parser"]
+
+_STARTED = time.perf_counter()  # when the command started, near enough (this module's import)
 
 EXAMPLES = {
     "add": ["gru-tutorial add 3 1", "gru-tutorial add 123456789123456789 987654321987654321",
@@ -61,12 +68,8 @@ def operand(text: str) -> int:
     return _integer(text, 0)
 
 
-def _parse_decimal(text: str, where: str) -> int:
-    """A non-negative integer from decimal digits (whitespace around allowed), of any size.
-
-    Uses GMP (through gmpy2, when installed) for long numbers: Python's own
-    conversion takes time quadratic in the number of digits.
-    """
+def _check_decimal(text: str, where: str) -> str:
+    """The digits of ``text`` (whitespace around allowed), checked: digits only, not too many."""
     digits = text.strip()
     if not digits or not digits.isascii() or not digits.isdigit():
         shown = digits[:20] + ("..." if len(digits) > 20 else "")
@@ -74,6 +77,15 @@ def _parse_decimal(text: str, where: str) -> int:
                             f"got {shown!r}" if digits else f"{where} is empty")
     # d digits need at most ceil(d log2(10)) bits; refuse what cannot fit before converting
     check_steps(1, math.ceil(len(digits.lstrip("0")) * _BITS_PER_DIGIT) + 1, f"{where}: bits")
+    return digits
+
+
+def _decimal_value(digits: str) -> int:
+    """The integer written by ``digits`` (checked by :func:`_check_decimal`).
+
+    Uses GMP (through gmpy2, when installed) for long numbers: Python's own
+    conversion takes time quadratic in the number of digits.
+    """
     if len(digits) > 2000:
         try:
             import gmpy2
@@ -85,7 +97,7 @@ def _parse_decimal(text: str, where: str) -> int:
 
 
 def _format_decimal(n: int) -> str:
-    """``str(n)``, with GMP for long numbers (see :func:`_parse_decimal`)."""
+    """``str(n)``, with GMP for long numbers (see :func:`_decimal_value`)."""
     if n.bit_length() > 6000:
         try:
             import gmpy2
@@ -104,15 +116,23 @@ _MAX_OPERAND_CHARS = 2 * (math.ceil(MAX_STEPS / _BITS_PER_DIGIT) + 1) + (1 << 20
 
 
 def _decode(data: bytes, where: str) -> str:
-    """The text of an operand source (any byte kept, for the digit check to name), or an error."""
+    """The text of an operand source (any byte kept, for the digit check to name), or an error.
+
+    A UTF-8 byte-order mark at the start (as some Windows editors save) is dropped.
+    """
     if len(data) > _MAX_OPERAND_CHARS:
         raise ArgumentError(f"{where} is too long: more than {_MAX_OPERAND_CHARS:,} characters, "
                             f"beyond the limit of {MAX_STEPS:,} bits per operand")
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
     return data.decode("latin-1")
 
 
-def _read_operands(first: str, second: str | None) -> tuple[int, int]:
-    """The two operands of ``add``: decimal digits, ``@FILE``, or ``-`` (standard input)."""
+def _read_operands(first: str, second: str | None) -> tuple[str, str]:
+    """The digits of the two operands of ``add``, checked but not yet converted.
+
+    Each is decimal digits, ``@FILE``, or ``-`` alone for both from standard input.
+    """
     if first == "-" and second is None:  # both from standard input, one per line
         source = getattr(sys.stdin, "buffer", None)  # bytes; a StringIO stand-in has none
         data = source.read(_MAX_OPERAND_CHARS + 1) if source is not None \
@@ -122,20 +142,20 @@ def _read_operands(first: str, second: str | None) -> tuple[int, int]:
         if len(lines) != 2:
             raise ArgumentError(f"standard input must hold two operands, one per line, "
                                 f"got {len(lines)} non-empty line(s)")
-        return (_parse_decimal(lines[0], "the first operand on standard input"),
-                _parse_decimal(lines[1], "the second operand on standard input"))
+        return (_check_decimal(lines[0], "the first operand on standard input"),
+                _check_decimal(lines[1], "the second operand on standard input"))
     if second is None:
         raise ArgumentError("give two operands (A B), or '-' alone to read both from "
                             "standard input")
     if "-" in (first, second):
         raise ArgumentError("'-' reads both operands from standard input: use it alone")
-    return _operand_value(first, "A"), _operand_value(second, "B")
+    return _operand_digits(first, "A"), _operand_digits(second, "B")
 
 
-def _operand_value(text: str, name: str) -> int:
-    """One operand: digits, or ``@FILE`` holding the digits."""
+def _operand_digits(text: str, name: str) -> str:
+    """One operand's digits, checked: given as digits, or ``@FILE`` holding the digits."""
     if not text.startswith("@"):
-        return _parse_decimal(text, name)
+        return _check_decimal(text, name)
     path = Path(text[1:])
     if not text[1:]:
         raise ArgumentError(f"{name}: '@' must be followed by a file name")
@@ -149,7 +169,7 @@ def _operand_value(text: str, name: str) -> int:
         raise ArgumentError(f"{name}: {str(path)!r} is a directory, not a file") from None
     except OSError as exc:
         raise ArgumentError(f"{name}: cannot read {str(path)!r} ({exc.strerror})") from None
-    return _parse_decimal(_decode(data, where), where)
+    return _check_decimal(_decode(data, where), where)
 
 
 def positive(text: str) -> int:
@@ -177,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_epilog("add", "train", "eval")
         + "\nrun 'gru-tutorial COMMAND --help' for each command's options",
     )
+    parser.add_argument("--version", action="version", version=f"gru-tutorial {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
@@ -205,7 +226,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("train", [json_opt], "train a network and save it",
                 "Train a bit adder until it is exact on its held-out sums, then save it. "
-                "Prints the iterations taken and the wall time.")
+                "Prints the iterations taken and the wall time. Exit status 0 when the "
+                "saved model is exact on its held-out sums, 1 when it is not (it is saved "
+                "all the same, e.g. after --max-steps).")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="fast",
                    help="'fast' (default), 'small' (3 units, the bundled model's) or "
                         "'seed' (the original tutorial's)")
@@ -215,7 +238,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "is keras.layers.GRU")
     p.add_argument("--seed", type=operand, default=0, help="random seed (default 0)")
     p.add_argument("--out", metavar="DIR", default="gru-model",
-                   help="where to save the model (default: ./gru-model)")
+                   help="where to save the model (default: ./gru-model); checked before "
+                        "training: it must be a new or empty directory that can be written")
+    p.add_argument("--force", action="store_true",
+                   help="save even if --out already holds a saved model or other files "
+                        "(they are overwritten)")
     p.add_argument("--max-steps", type=positive, metavar="N",
                    help="give up after N steps (default: the recipe's limit)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -243,31 +270,120 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _load(directory: str | None, engine: str = "tf"):
-    """The model: the bundled one unless ``directory`` is given, for ``engine``."""
+def _load_weights(directory: str | None):
+    """The weights of the bundled model, or of the model saved in ``directory`` (checked)."""
+    from .adder import load, load_pretrained
+
+    return load_pretrained() if directory is None else load(directory)
+
+
+def _load(directory: str | None, engine: str):
+    """The model for ``engine``: the bundled one unless ``directory`` is given."""
+    weights = _load_weights(directory)  # checked before TensorFlow is imported
     if engine == "numpy":
-        from . import engine as numpy_engine
+        from .engine import NumpyAdder
 
-        return numpy_engine.load_pretrained() if directory is None \
-            else numpy_engine.load(directory)
-    from .saving import load_model, load_pretrained
+        return NumpyAdder(weights)
+    from .model import BitAdder
 
-    return load_pretrained() if directory is None else load_model(directory)
+    return BitAdder.from_weights(weights)
+
+
+_STATUS_MIN_DIGITS = 1_000_000
+"""``add`` shows its progress on a terminal from this many operand digits (a second or more)."""
+
+
+class _Status:
+    """A one-line status on stderr, rewritten at each step, then erased; terminals only.
+
+    Shown only when ``stream`` is a terminal: pipes, files and tests get nothing.
+    """
+
+    def __init__(self, stream=None) -> None:
+        self.stream = stream if stream is not None else sys.stderr
+        self.on = self.shown = False
+
+    def start(self, wanted: bool) -> None:
+        """Show the status from now on if ``wanted`` and the stream is a terminal."""
+        try:
+            self.on = wanted and self.stream.isatty()
+        except (AttributeError, OSError, ValueError):  # no isatty, or closed
+            self.on = False
+
+    def show(self, text: str) -> None:
+        """Replace the line with ``text``."""
+        if self.on:
+            self.stream.write(f"\r\x1b[Kgru-tutorial add: {text}...")
+            self.stream.flush()
+            self.shown = True
+
+    def clear(self) -> None:
+        """Erase the line (before the result or an error is printed)."""
+        if self.shown:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+            self.shown = False
 
 
 def _cmd_add(args: argparse.Namespace) -> int:
-    a, b = _read_operands(args.a, args.b)
-    check_steps(1, max(a.bit_length(), b.bit_length()) + 1, "operand bits + 1")
-    print(_format_decimal(_load(args.model, args.engine).add(a, b)))
+    status = _Status()
+    try:
+        digits_a, digits_b = _read_operands(args.a, args.b)
+        status.start(len(digits_a) + len(digits_b) >= _STATUS_MIN_DIGITS)
+        status.show(f"converting {len(digits_a) + len(digits_b):,} digits to binary")
+        a, b = _decimal_value(digits_a), _decimal_value(digits_b)
+        steps = max(a.bit_length(), b.bit_length()) + 1
+        check_steps(1, steps, "operand bits + 1")
+        status.show("loading the model")
+        model = _load(args.model, args.engine)
+        status.show(f"adding with the network ({steps:,} steps)")
+        total = model.add(a, b)
+        status.show(f"converting the {total.bit_length():,}-bit sum to decimal")
+        text = _format_decimal(total)
+    finally:
+        status.clear()
+    print(text)
     return 0
 
 
+def _check_out(out: str, force: bool) -> None:
+    """Refuse an ``--out`` that training could not save to, before training starts.
+
+    It must be a directory, or not exist yet below a directory; one that holds a saved
+    model or other files needs ``force``; and files must be creatable where they go.
+    """
+    path, where = Path(out), None
+    try:
+        if path.is_dir():
+            if not force and any(path.iterdir()):
+                from .saving import CONFIG_NAME, WEIGHTS_NAME
+
+                if any((path / name).exists() for name in (CONFIG_NAME, WEIGHTS_NAME)):
+                    raise ArgumentError(f"--out {out} already holds a saved model: use --force "
+                                        "to overwrite it, or another --out")
+                raise ArgumentError(f"--out {out} is a non-empty directory: use --force to save "
+                                    "into it all the same, or another --out")
+            where = path
+        elif path.exists() or path.is_symlink():
+            raise ArgumentError(f"--out {out} exists and is not a directory")
+        else:  # saving creates the missing directories below the nearest existing one
+            where = path.parent
+            while not where.exists() and where != where.parent:
+                where = where.parent
+            if not where.is_dir():
+                raise ArgumentError(f"--out {out}: {where} is not a directory")
+        with tempfile.TemporaryFile(dir=where):  # can files be created there?
+            pass
+    except OSError as exc:
+        place = f"cannot create files in {where}" if where is not None else "cannot check it"
+        raise ArgumentError(f"--out {out}: {place} ({exc.strerror or exc})") from None
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
+    _check_out(args.out, args.force)  # before TensorFlow loads and training starts
     from .saving import save_model
     from .train import train
 
-    if Path(args.out).exists() and not Path(args.out).is_dir():
-        raise ArgumentError(f"--out {args.out} exists and is not a directory")
     result = train(args.recipe, seed=args.seed, max_steps=args.max_steps, cell=args.cell,
                    progress=not (args.quiet or args.json))
     cell = result.recipe.cell
@@ -276,14 +392,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "converged": result.converged, "converged_at": result.converged_at,
             "evaluation": {str(k): v.to_dict() for k, v in result.evaluation.items()}}
     out = save_model(result.model, args.out, info=info)
+    # the stopping rule: exact on every held-out set (still so after any extra steps)
+    exact = result.converged and all(v.exact_accuracy == 1.0 for v in result.evaluation.values())
+    status = 0 if exact else 1
+    if not exact:
+        print(f"gru-tutorial train: the model is not exact on its held-out sums (exit status 1); "
+              f"it was saved to {out} all the same", file=sys.stderr)
     if args.json:
         print(json.dumps({"iterations": result.iterations, "seconds": round(result.seconds, 3),
                           "exact_accuracy": result.exact_accuracy, "converged": result.converged,
-                          "converged_at": result.converged_at,
+                          "converged_at": result.converged_at, "exact": exact,
                           "recipe": args.recipe, "cell": cell, "seed": args.seed,
                           "out": str(out),
                           "evaluation": info["evaluation"]}))
-        return 0
+        return status
     widths = ", ".join(f"{k}-bit" if isinstance(k, int) else f"{k} {v.bits}-bit"
                        for k, v in result.evaluation.items())
     extra = result.iterations - (result.converged_at or 0)
@@ -299,7 +421,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         print(f"not exact after {result.iterations} iterations ({result.seconds:.1f} s): "
               f"exact accuracy {result.exact_accuracy:.4f} on held-out {widths} sums")
     print(f"saved model to {out}")
-    return 0
+    return status
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -320,17 +442,29 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     check_int(args.max_history, "--max-history", 1, 8)
     from .verify import verify
 
-    result = verify(_load(args.model), max_history=args.max_history)
+    result = verify(_load_weights(args.model), max_history=args.max_history)  # NumPy only
+    seconds = time.perf_counter() - _STARTED  # the whole command, start-up included
     if args.json:
-        print(json.dumps(result.to_dict()))
+        print(json.dumps(result.to_dict() | {"seconds": round(seconds, 3)}))
     elif result.certified:
         print(f"certified: the model adds correctly at every length (certificate of "
               f"{result.boxes} boxes, last {result.history} input pairs; logit margin "
-              f"{result.margin:.3g}; {result.seconds:.1f} s)")
+              f"{result.margin:.3g}; {seconds:.1f} s)")
     else:
-        print(f"not certified ({result.seconds:.1f} s, up to {result.boxes} boxes): "
+        print(f"not certified ({seconds:.1f} s, up to {result.boxes} boxes): "
               f"{result.failure}")
     return 0 if result.certified else 1
+
+
+def _stdout_closed() -> int:
+    """Point standard output at the null device, so that the flush at exit has no error."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):  # stdout is not a file (e.g. in tests)
+        pass
+    return 141
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -344,16 +478,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0 on success (for ``verify``: certified; 1 when not), 2 on bad input
-        (with a one-line message on stderr), 1 when the system refuses (e.g. an
-        unwritable ``--out``), 130 on Ctrl-C.
+        0 on success (for ``verify``: certified; 1 when not; for ``train``: the
+        model is exact on its held-out sums; 1 when not), 2 on bad input (with a
+        one-line message on stderr), 1 when the system refuses (e.g. not enough
+        memory), 130 on Ctrl-C, and 141 (128 + SIGPIPE, the status a shell
+        shows for a tool that SIGPIPE ended) without a message when standard
+        output is closed early, as by ``| head``.
     """
     sys.set_int_max_str_digits(0)  # operands and sums may have millions of digits
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {"add": _cmd_add, "train": _cmd_train, "eval": _cmd_eval, "verify": _cmd_verify}
     try:
-        return commands[args.command](args)
+        status = commands[args.command](args)
+        sys.stdout.flush()  # so that a closed pipe shows here, not at the interpreter's exit
+        return status
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as Unix tools do
+        return _stdout_closed()
     except (ArgumentError, ModelFileError) as exc:  # bad input, named in the message
         print(f"gru-tutorial {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 2

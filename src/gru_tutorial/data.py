@@ -20,13 +20,14 @@ from the step that generated it, through every step that passed it on. It is
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .bits import BitsError, check_nonnegative_int, to_bits
 from .checks import check_int, check_steps
+from .recipes import Recipe, get_recipe
 
 __all__ = [
     "AdditionBatch",
@@ -36,6 +37,11 @@ __all__ = [
     "carries",
     "carry_chains",
     "longest_carry_chain",
+    "adversarial_pairs",
+    "RecipeData",
+    "recipe_data",
+    "training_batches",
+    "held_out_sets",
     "SEED_EXAMPLES",
     "SEED_BITS",
 ]
@@ -354,3 +360,118 @@ def longest_carry_chain(x: AdditionBatch | np.ndarray) -> np.ndarray:
     """
     chains = carry_chains(x)
     return chains.max(axis=1, initial=0)
+
+
+def adversarial_pairs(bits: int) -> dict[str, tuple[int, int]]:
+    """Hand-picked hard or edge-case sums with operands of up to ``bits`` bits.
+
+    Explained in the chapter "Training" (``book/05_training.ipynb``).
+
+    Parameters
+    ----------
+    bits : int
+        Bits of the longer operand (at least 2).
+
+    Returns
+    -------
+    dict
+        Name -> ``(a, b)``. Includes ``0 + 0``, all-ones + 1 (a carry through
+        every bit), all-ones + all-ones, alternating patterns, and operands of
+        very different lengths.
+    """
+    bits = check_int(bits, "bits", 2)
+    ones = (1 << bits) - 1
+    alt = int("10" * (bits // 2) + "1" * (bits % 2), 2)  # 1010...: no two neighbouring ones
+    return {
+        "zero + zero": (0, 0),
+        "all ones + 1 (carry through every bit)": (ones, 1),
+        "1 + all ones": (1, ones),
+        "all ones + all ones": (ones, ones),
+        "top bit + top bit": (1 << (bits - 1), 1 << (bits - 1)),
+        "alternating + its complement (no carries)": (alt, ones ^ alt),
+        "alternating + alternating": (alt, alt),
+        "long + 1 (very different lengths)": (ones ^ 0b10, 1),
+        "all ones + 0": (ones, 0),
+        "all ones minus 1 + 1": (ones - 1, 1),
+    }
+
+
+def training_batches(recipe: str | Recipe = "fast", seed: int = 0) -> Iterator[AdditionBatch]:
+    """A recipe's training batches, in the order training uses them (endless).
+
+    Explained in the chapter "Training" (``book/05_training.ipynb``).
+
+    Parameters
+    ----------
+    recipe : str or Recipe
+        A recipe name (:data:`gru_tutorial.recipes.RECIPES`) or a :class:`Recipe`.
+    seed : int
+        The run's seed.
+
+    Yields
+    ------
+    AdditionBatch
+        With ``fixed_data``, the same fixed set every time; otherwise a fresh
+        random batch per step.
+    """
+    recipe = get_recipe(recipe)
+    rng = np.random.default_rng([check_int(seed, "seed"), 0])
+    if recipe.fixed_data:
+        fixed = seed_dataset(rng, recipe.batch_size, recipe.train_bits)
+        while True:
+            yield fixed
+    while True:
+        yield random_batch(recipe.batch_size, recipe.train_bits, rng, recipe.mixed_density)
+
+
+def held_out_sets(recipe: str | Recipe = "fast", seed: int = 0) -> dict[int | str, AdditionBatch]:
+    """The held-out sets that decide when a recipe's training stops.
+
+    Explained in the chapter "Training" (``book/05_training.ipynb``). Arguments
+    as for :func:`training_batches`.
+
+    Returns
+    -------
+    dict
+        Bits per operand -> :class:`AdditionBatch` of ``eval_count`` sums, plus
+        ``'adversarial'`` (:func:`adversarial_pairs` at the longest width) when
+        the recipe asks for it. A fixed-data recipe draws the set at its own
+        training width the same way as its training data (the original
+        tutorial's scheme); other widths are random sums.
+    """
+    recipe = get_recipe(recipe)
+    rng = np.random.default_rng([check_int(seed, "seed"), 1])
+    sets: dict[int | str, AdditionBatch] = {}
+    for b in sorted(recipe.eval_bits):
+        if recipe.fixed_data and b == recipe.train_bits:
+            sets[b] = seed_dataset(rng, recipe.eval_count, b)
+        else:
+            sets[b] = random_batch(recipe.eval_count, b, rng, recipe.eval_mixed_density)
+    if recipe.eval_adversarial:
+        pairs = adversarial_pairs(max(recipe.eval_bits)).values()
+        sets["adversarial"] = encode_pairs([p for p, _ in pairs], [q for _, q in pairs])
+    return sets
+
+
+@dataclass(frozen=True)
+class RecipeData:
+    """A training run's data: its batches and its held-out sets.
+
+    Attributes
+    ----------
+    batches : iterator of AdditionBatch
+        :func:`training_batches`.
+    held_out : dict
+        :func:`held_out_sets`.
+    """
+
+    batches: Iterator[AdditionBatch]
+    held_out: dict[int | str, AdditionBatch]
+
+
+def recipe_data(recipe: str | Recipe = "fast", seed: int = 0) -> RecipeData:
+    """Everything a training run reads: its training batches and held-out sets, in one call.
+
+    Arguments as for :func:`training_batches`; the same recipe and seed give the same data.
+    """
+    return RecipeData(training_batches(recipe, seed), held_out_sets(recipe, seed))

@@ -2,40 +2,37 @@
 
 Explained in the chapter "Performance" (``book/08_performance.ipynb``). A trained
 bit adder is a few small matrices; adding two numbers needs nothing but them.
-:class:`NumpyAdder` reads a saved model (``config.json`` and
-``model.weights.h5``, through ``h5py``) and runs the same equations as
-:class:`~gru_tutorial.model.BitAdder` in float32, for every cell of
-:data:`gru_tutorial.recipes.CELLS`. This module imports neither TensorFlow nor
-Keras, so ``gru-tutorial add`` answers in a fraction of a second.
+:class:`NumpyAdder` runs a model's :class:`~gru_tutorial.adder.AdderWeights`
+(from :func:`gru_tutorial.adder.load`, or a trained model) with the same
+equations as :class:`~gru_tutorial.model.BitAdder`, in float32, for every cell
+of :data:`gru_tutorial.recipes.CELLS`. This module imports neither TensorFlow
+nor Keras, so ``gru-tutorial add`` answers in a fraction of a second.
 
 Two things make it fast. The input at each step is one of only four bit pairs,
 so the input terms ``x_t W + b`` of every gate are a table of four rows,
-computed once. And for long inputs the loop over time runs in
+computed once. And for long inputs the GRU's loop over time runs in
 :mod:`numba`-compiled code when numba is installed (it is pinned in
-``requirements.txt``); otherwise the same loop runs in NumPy, vectorised over
-the batch.
+``requirements.txt``); otherwise, and for the other cells, the same loop runs in
+NumPy, vectorised over the batch.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from .adder import CELL_GATES, AdderWeights, as_weights
 from .bits import check_nonnegative_int, from_bits, to_bits
-from .checks import ArgumentError, ModelFileError, check_steps
+from .checks import ArgumentError, check_input_shape, check_steps
 
-__all__ = ["NumpyAdder", "load", "load_pretrained", "ENGINES", "have_numba", "NUMBA_MIN_STEPS",
-           "NUMBA_MAX_BATCH", "CHECK_BLOCK", "Check"]
+__all__ = ["NumpyAdder", "ENGINES", "have_numba", "NUMBA_MIN_STEPS", "NUMBA_MAX_BATCH",
+           "CHECK_BLOCK", "Check"]
 
 ENGINES = ("numpy", "tf")
 """Inference engines of the command line: this module, or the TensorFlow model."""
-
-_GATES = {"gru": ("z", "r", "h"), "gru-noreset": ("z", "h"), "rnn": ("",),
-          "lstm": ("i", "f", "o", "c")}
 
 NUMBA_MIN_STEPS = 20_000
 """Inputs with at least this many steps in all (batch x time) run the numba loop:
@@ -49,7 +46,7 @@ a few array operations, while the compiled loop runs one sequence after another.
 CHECK_BLOCK = 16
 """:meth:`NumpyAdder.all_exact` compares the bits after every this many steps."""
 
-_kernels: dict | None = None
+_kernel = None
 
 
 class Check(NamedTuple):
@@ -61,7 +58,7 @@ class Check(NamedTuple):
 
 
 def have_numba() -> bool:
-    """Whether the compiled loops are available: numba imports, and is not disabled.
+    """Whether the compiled GRU loop is available: numba imports, and is not disabled.
 
     ``GRU_TUTORIAL_NO_NUMBA`` set to anything but ``''`` or ``'0'`` disables it.
     The first call imports numba (about a third of a second).
@@ -69,27 +66,26 @@ def have_numba() -> bool:
     if os.environ.get("GRU_TUTORIAL_NO_NUMBA", "") not in ("", "0"):
         return False
     try:
-        kernels()
+        kernel()
     except ImportError:  # not installed, or broken (e.g. built for another NumPy)
         return False
     return True
 
 
-def kernels() -> dict:
-    """The compiled loops, one per cell (numba is imported on the first call).
+def kernel():
+    """The compiled loop of the GRU (numba is imported on the first call).
 
     Raises
     ------
     ImportError
         If numba cannot be imported.
     """
-    global _kernels
-    if _kernels is None:
+    global _kernel
+    if _kernel is None:
         from . import _kernels as compiled  # imports numba; compiled code is cached on disk
 
-        _kernels = {"gru": compiled.gru, "gru-noreset": compiled.gru_noreset,
-                    "rnn": compiled.rnn, "lstm": compiled.lstm, "keras-gru": compiled.keras_gru}
-    return _kernels
+        _kernel = compiled.gru
+    return _kernel
 
 
 _HALF = np.float32(0.5)
@@ -109,19 +105,20 @@ def _sigmoid(a: np.ndarray) -> np.ndarray:
 
 
 class NumpyAdder:
-    """A trained bit adder's weights and its forward pass, in NumPy (float32).
+    """A trained bit adder's forward pass in NumPy (float32).
 
     Parameters
     ----------
-    cell : str
-        One of :data:`gru_tutorial.recipes.CELLS`.
-    weights : dict of str to numpy.ndarray
-        The cell's weights by name (``W_z``, ``U_z``, ``b_z``, ... as in the
-        package's cells; ``kernel``, ``recurrent_kernel``, ``bias`` for
-        ``'keras-gru'``), plus the readout ``V`` (units, 1) and ``c`` (1,).
+    weights : AdderWeights or BitAdder
+        The model's weights (:func:`gru_tutorial.adder.load`), or a trained
+        model, whose current weights are copied.
 
     Attributes
     ----------
+    weights : AdderWeights
+        The weights.
+    cell : str
+        The cell, one of :data:`gru_tutorial.recipes.CELLS`.
     units : int
         Hidden state size.
     table : numpy.ndarray
@@ -129,57 +126,29 @@ class NumpyAdder:
         ``2 a + b``, shape ``(4, gates * units)``.
     """
 
-    def __init__(self, cell: str, weights: dict[str, np.ndarray]) -> None:
-        if cell not in (*_GATES, "keras-gru"):
-            raise ArgumentError(f"cell must be one of {(*_GATES, 'keras-gru')}, got {cell!r}")
-        self.cell = cell
-        w = {k: np.asarray(v, dtype=np.float32) for k, v in weights.items()}
-        self.weights = w
-        self.V = w["V"][:, 0].copy()
-        self.c = np.float32(w["c"][0])
-        self.units = self.V.shape[0]
+    def __init__(self, weights: AdderWeights) -> None:
+        weights = as_weights(weights)
+        self.weights, self.cell, self.units = weights, weights.cell, weights.units
+        self.info = weights.info
+        # float32: exact for a float32 model, rounded for a float64 one
+        w = {k: v.astype(np.float32) for k, v in weights.arrays.items()}
+        self.V, self.c = w["V"], np.float32(w["c"])
         pairs = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
-        if cell == "keras-gru":
+        if self.cell == "keras-gru":
             self.table = pairs @ w["kernel"] + w["bias"][0]  # z, r, h
             self.U = w["recurrent_kernel"]
             self.b_rec = w["bias"][1]
         else:
-            names = [f"{{}}_{g}" if g else "{}" for g in _GATES[cell]]
+            names = [f"{{}}_{g}" if g else "{}" for g in CELL_GATES[self.cell]]
             W = np.concatenate([w[n.format("W")] for n in names], axis=1)
             b = np.concatenate([w[n.format("b")] for n in names])
             self.table = pairs @ W + b
-            if cell == "gru":  # [U_z U_r] together; U_h after the reset gate
+            if self.cell == "gru":  # [U_z U_r] together; U_h after the reset gate
                 self.U = np.concatenate([w["U_z"], w["U_r"]], axis=1)
                 self.U_h = w["U_h"]
             else:
                 self.U = np.concatenate([w[n.format("U")] for n in names], axis=1)
         self.table = np.ascontiguousarray(self.table, dtype=np.float32)
-
-    @classmethod
-    def from_model(cls, model) -> NumpyAdder:
-        """The current weights of a :class:`~gru_tutorial.model.BitAdder` (copied), any cell.
-
-        Parameters
-        ----------
-        model : BitAdder
-            The model; its ``cell_kind`` names the cell.
-
-        Returns
-        -------
-        NumpyAdder
-            The same network in NumPy. It does not follow later changes of the model.
-        """
-        kind = getattr(model, "cell_kind", None)
-        if kind is None or not hasattr(model, "V"):
-            raise ArgumentError(f"expected a BitAdder, got {type(model).__name__}")
-        cell = model.cell
-        if kind == "keras-gru":
-            kernel, recurrent, bias = (np.asarray(v) for v in cell.layer.get_weights())
-            weights = {"kernel": kernel, "recurrent_kernel": recurrent, "bias": bias}
-        else:
-            weights = {v.name: np.asarray(v.numpy()) for v in cell.weights}
-        weights["V"], weights["c"] = np.asarray(model.V.numpy()), np.asarray(model.c.numpy())
-        return cls(kind, weights)
 
     # -- the forward pass ----------------------------------------------------
     def logits(self, x: np.ndarray) -> np.ndarray:
@@ -191,25 +160,17 @@ class NumpyAdder:
             float32, shape ``(batch, time)``.
         """
         x = np.asarray(x)
-        if x.ndim != 3 or x.shape[2] != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-            raise ArgumentError(
-                f"x must have shape (batch, time, 2) with batch, time >= 1, got {x.shape}")
+        check_input_shape(x)
         check_steps(x.shape[0], x.shape[1], "batch x time")
         k = (2 * (x[..., 0] > 0.5) + (x[..., 1] > 0.5)).astype(np.int8)
-        if k.size >= NUMBA_MIN_STEPS and k.shape[0] <= NUMBA_MAX_BATCH and have_numba():
-            return kernels()[self.cell](k, *self._kernel_args())
+        if self.cell == "gru" and k.size >= NUMBA_MIN_STEPS and k.shape[0] <= NUMBA_MAX_BATCH \
+                and have_numba():
+            return kernel()(k, *self.kernel_args())
         return self._logits_numpy(k)
 
-    def _kernel_args(self) -> tuple:
-        if self.cell == "gru":
-            return self.table, self.U, self.U_h, self.V, self.c
-        if self.cell == "keras-gru":
-            return self.table, self.U, self.b_rec, self.V, self.c
-        if self.cell == "gru-noreset":
-            u = self.units
-            return (self.table, np.ascontiguousarray(self.U[:, :u]),
-                    np.ascontiguousarray(self.U[:, u:]), self.V, self.c)
-        return self.table, self.U, self.V, self.c
+    def kernel_args(self) -> tuple:
+        """The arguments of the compiled GRU loop after the input indices (GRU only)."""
+        return self.table, self.U, self.U_h, self.V, self.c
 
     def all_exact(self, x: np.ndarray, y: np.ndarray) -> Check:
         """Whether every sum of a batch comes out exact, stopping at the first wrong bit.
@@ -235,14 +196,9 @@ class NumpyAdder:
             ``wrong``: the indices of the sums with a wrong bit in the block
             where the loop stopped (empty when ``exact``).
         """
-        x = np.asarray(x)
-        y = np.asarray(y)
-        if y.ndim == 3 and y.shape[2] == 1:
-            y = y[..., 0]
-        if x.ndim != 3 or x.shape[2] != 2 or y.shape != x.shape[:2] or x.shape[0] < 1 \
-                or x.shape[1] < 1:
-            raise ArgumentError(f"x must have shape (batch, time, 2) and y (batch, time) with "
-                                f"batch, time >= 1, got {x.shape} and {y.shape}")
+        x, y = np.asarray(x), np.asarray(y)
+        check_input_shape(x, y)
+        y = y.reshape(x.shape[:2])
         k = (2 * (x[..., 0] > 0.5) + (x[..., 1] > 0.5)).astype(np.int8)
         return self._logits_numpy(k, targets=y > 0.5)
 
@@ -320,73 +276,3 @@ class NumpyAdder:
         more than the longer operand, for the final carry.
         """
         return self.add_many([a], [b])[0]
-
-
-def _read_weights(path: Path, cell: str) -> dict[str, np.ndarray]:
-    """The weights of a saved model by name, from its Keras ``.weights.h5`` file."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            readout = [np.asarray(f["vars"][str(i)]) for i in range(2)]
-            if cell == "keras-gru":
-                group = f["cell"]["layer"]["cell"]["vars"]
-                names = ["kernel", "recurrent_kernel", "bias"]
-            else:
-                group = f["cell"]["vars"]
-                gates = _GATES[cell]
-                names = [f"{kind}_{g}" if g else kind for kind in "WUb" for g in gates]
-            arrays = {n: np.asarray(group[str(i)]) for i, n in enumerate(names)}
-            if len(group) != len(names):
-                raise KeyError(f"{len(group)} cell weights, expected {len(names)}")
-    except (OSError, KeyError, ValueError) as exc:
-        raise ModelFileError(f"{path} is corrupt or does not match the config "
-                             f"({type(exc).__name__}: {exc})") from None
-    arrays["V"], arrays["c"] = readout
-    return arrays
-
-
-def load(directory: str | Path) -> NumpyAdder:
-    """A model saved by :func:`gru_tutorial.saving.save_model`, for the NumPy engine.
-
-    Parameters
-    ----------
-    directory : str or Path
-        The saved model's directory.
-
-    Returns
-    -------
-    NumpyAdder
-        The same network; no TensorFlow involved.
-
-    Raises
-    ------
-    ModelFileError
-        If the directory, config or weights are missing, corrupt or inconsistent.
-    """
-    from .saving import WEIGHTS_NAME, read_config
-
-    directory = Path(directory)
-    config = read_config(directory)
-    cell = config["model"].get("cell", "gru")
-    weights_path = directory / WEIGHTS_NAME
-    if not weights_path.is_file():
-        raise ModelFileError(f"{weights_path} is missing")
-    weights = _read_weights(weights_path, cell)
-    units = config["model"]["units"]
-    shapes_ok = weights["V"].shape == (units, 1) and weights["c"].shape == (1,)
-    if not shapes_ok:
-        raise ModelFileError(f"{weights_path} does not match the config ({units} units)")
-    model = NumpyAdder(cell, weights)
-    model.info = config.get("info", {})
-    return model
-
-
-def load_pretrained() -> NumpyAdder:
-    """The model bundled with the package, for the NumPy engine."""
-    from importlib import resources
-
-    from .saving import PRETRAINED_DIR
-
-    with resources.as_file(PRETRAINED_DIR) as path:
-        return load(path)

@@ -1,9 +1,10 @@
 """Looking inside a trained adder: traces, probes, ablations, the automaton, a hand-built GRU.
 
 Explained in the chapter "Inside the adder" (``book/06_inside_the_adder.ipynb``).
-Everything here runs in float64 NumPy on :class:`~gru_tutorial.verify.GRUWeights`
-(no TensorFlow), which for these small networks is fast and matches the model to
-float32 rounding.
+Everything here runs in float64 NumPy on a GRU adder's
+:class:`~gru_tutorial.adder.AdderWeights` (no TensorFlow; the steps of
+:mod:`gru_tutorial.verify`), which for these small networks is fast and matches
+the model to float32 rounding.
 """
 
 from __future__ import annotations
@@ -13,13 +14,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .adder import AdderWeights
 from .bits import check_nonnegative_int, to_bits
 from .checks import ArgumentError, check_int
 from .data import carries, random_batch
-from .verify import GRUWeights, HistoryGraph, _weights
+from .verify import HistoryGraph, gates, gru_weights, logits, step
 
 __all__ = ["trace", "collect_states", "StateSample", "state_spread", "Probe", "fit_probe", "ablate",
-           "extract_automaton", "FULL_ADDER", "hand_built_weights", "to_model", "assign_weights"]
+           "extract_automaton", "FULL_ADDER", "hand_built_weights", "to_model"]
 
 FULL_ADDER = {(c, a, b): ((a + b + c) // 2, (a + b + c) % 2)
               for c in (0, 1) for a in (0, 1) for b in (0, 1)}
@@ -31,7 +33,7 @@ def trace(model, a: int, b: int, steps: int | None = None) -> dict[str, np.ndarr
 
     Parameters
     ----------
-    model : BitAdder or GRUWeights
+    model : BitAdder or AdderWeights
         The network.
     a, b : int
         Non-negative operands.
@@ -46,7 +48,7 @@ def trace(model, a: int, b: int, steps: int | None = None) -> dict[str, np.ndarr
         ``(steps, units)``; ``logit`` of shape ``(steps,)``. Row ``t - 1`` is time
         step ``t``.
     """
-    w = _weights(model)
+    w = gru_weights(model)
     a, b = check_nonnegative_int(a, "a"), check_nonnegative_int(b, "b")
     need = max(a.bit_length(), b.bit_length()) + 1
     steps = need if steps is None else check_int(steps, "steps", need, 1 << 20)
@@ -55,12 +57,12 @@ def trace(model, a: int, b: int, steps: int | None = None) -> dict[str, np.ndarr
     out = {k: np.zeros((steps, w.units)) for k in ("z", "r", "h_tilde", "h")}
     h = np.zeros((1, w.units))
     for t in range(steps):
-        g = w.gates(h, np.array([[bits_a[t], bits_b[t]]], dtype=np.float64))
+        g = gates(w, h, np.array([[bits_a[t], bits_b[t]]], dtype=np.float64))
         for k in out:
             out[k][t] = g[k][0]
         h = g["h"]
     carry = carries(np.stack([bits_a, bits_b], axis=-1)[None])[0]
-    logit = w.logits(out["h"])
+    logit = logits(w, out["h"])
     return {"a": bits_a, "b": bits_b, "sum": to_bits(a + b, steps).astype(np.int64),
             "carry": carry,
             "logit": logit, "predicted": (logit > 0).astype(np.int64), **out}
@@ -100,7 +102,7 @@ def collect_states(model, count: int = 200, bits: int = 200, seed: int = 0,
 
     Parameters
     ----------
-    model : BitAdder or GRUWeights
+    model : BitAdder or AdderWeights
         The network.
     count, bits : int
         Number and width of the random sums (``bits + 1`` steps each).
@@ -114,7 +116,7 @@ def collect_states(model, count: int = 200, bits: int = 200, seed: int = 0,
     StateSample
         One row per (sum, step).
     """
-    w = _weights(model)
+    w = gru_weights(model)
     count = check_int(count, "count", 1, 100_000)
     bits = check_int(bits, "bits", 1, 100_000)
     if count * (bits + 1) > 1 << 24:
@@ -127,21 +129,20 @@ def collect_states(model, count: int = 200, bits: int = 200, seed: int = 0,
     x = random_batch(count, bits, seed, mixed_density=True).x.astype(np.int64)
     a, b = x[:, :, 0], x[:, :, 1]  # the last step is (0, 0): room for the last carry
     steps = bits + 1
+    carry_out = carries(x)
+    carry_in = np.concatenate([np.zeros((count, 1), dtype=np.int64), carry_out[:, :-1]], axis=1)
     h = np.zeros((count, w.units))
-    carry = np.zeros(count, dtype=np.int64)
-    rows = {k: [] for k in ("h", "a", "b", "carry_in", "carry_out", "sum_bit")}
+    states = np.empty((count, steps, w.units))
     for t in range(steps):
-        h = w.step(h, np.stack([a[:, t], b[:, t]], axis=1).astype(np.float64))
+        h = step(w, h, x[:, t].astype(np.float64))
         for unit, value in clamp.items():
             h[:, unit] = value
-        total = a[:, t] + b[:, t] + carry
-        for key, value in (("h", h), ("a", a[:, t]), ("b", b[:, t]), ("carry_in", carry),
-                           ("carry_out", total // 2), ("sum_bit", total % 2)):
-            rows[key].append(value)
-        carry = total // 2
-    # order rows sum by sum, so that row i * steps + t is step t + 1 of sum i
-    return StateSample(**{k: np.stack(v, axis=1).reshape(count * steps, *np.shape(v[0])[1:])
-                          for k, v in rows.items()}, steps=steps)
+        states[:, t] = h
+    # rows sum by sum: row i * steps + t is step t + 1 of sum i
+    columns = {"a": a, "b": b, "carry_in": carry_in, "carry_out": carry_out,
+               "sum_bit": (a + b + carry_in) % 2}
+    return StateSample(h=states.reshape(count * steps, w.units),
+                       **{k: v.reshape(count * steps) for k, v in columns.items()}, steps=steps)
 
 
 def state_spread(sample: StateSample, history: int = 0) -> dict:
@@ -272,7 +273,7 @@ def ablate(model, units: Sequence[int], value: float | str = 0.0, count: int = 2
 
     Parameters
     ----------
-    model : BitAdder or GRUWeights
+    model : BitAdder or AdderWeights
         The network.
     units : sequence of int
         Units to clamp (may be empty: the intact network).
@@ -286,7 +287,7 @@ def ablate(model, units: Sequence[int], value: float | str = 0.0, count: int = 2
     dict
         ``exact_accuracy`` (whole sums right) and ``bit_accuracy``.
     """
-    w = _weights(model)
+    w = gru_weights(model)
     units = [check_int(u, "unit", 0, w.units - 1) for u in units]
     if value == "mean":
         means = collect_states(w, count, bits, seed).h.mean(0)
@@ -296,7 +297,7 @@ def ablate(model, units: Sequence[int], value: float | str = 0.0, count: int = 2
     else:
         raise ArgumentError(f"value must be a finite number or 'mean', got {value!r}")
     sample = collect_states(w, count, bits, seed, clamp=clamp)
-    right = (w.logits(sample.h) > 0) == (sample.sum_bit == 1)
+    right = (logits(w, sample.h) > 0) == (sample.sum_bit == 1)
     return {"exact_accuracy": float(right.reshape(count, bits + 1).all(1).mean()),
             "bit_accuracy": float(right.mean())}
 
@@ -310,7 +311,7 @@ def extract_automaton(model, probe: Probe, sample: StateSample) -> dict:
 
     Parameters
     ----------
-    model : BitAdder or GRUWeights
+    model : BitAdder or AdderWeights
         The network (for its readout).
     probe : Probe
         A probe from states to the carry out of the step.
@@ -325,9 +326,9 @@ def extract_automaton(model, probe: Probe, sample: StateSample) -> dict:
         ``matches_full_adder``: whether ``table`` equals :data:`FULL_ADDER`;
         ``counts``: ``(state, a, b) -> {(next_state, output): count}``.
     """
-    w = _weights(model)
+    w = gru_weights(model)
     label = probe.predict(sample.h)
-    output = (w.logits(sample.h) > 0).astype(np.int64)
+    output = (logits(w, sample.h) > 0).astype(np.int64)
     counts: dict[tuple[int, int, int], dict[tuple[int, int], int]] = {}
     # previous abstract state: the label of the previous row of the same sum (0 at the start)
     prev = np.concatenate([[0], label[:-1]])
@@ -343,7 +344,7 @@ def extract_automaton(model, probe: Probe, sample: StateSample) -> dict:
 
 
 def hand_built_weights(sharpness: float = 20.0, sum_gain: float = 1.0,
-                       saturation: float = 20.0) -> GRUWeights:
+                       saturation: float = 20.0) -> AdderWeights:
     """The weights of a 2-unit GRU adder, chosen by reasoning (no training).
 
     Unit 0 holds the carry as about ``-1`` (no carry) or ``+1`` (carry); unit 1
@@ -370,8 +371,9 @@ def hand_built_weights(sharpness: float = 20.0, sum_gain: float = 1.0,
 
     Returns
     -------
-    GRUWeights
-        Float64 weights (``dtype='float32'``: the model they are meant for).
+    AdderWeights
+        The weights of a float32 GRU adder (each rounded to float32, as the model
+        computes with them).
     """
     try:
         k, g, s = (float(v) for v in (sharpness, sum_gain, saturation))
@@ -381,52 +383,21 @@ def hand_built_weights(sharpness: float = 20.0, sum_gain: float = 1.0,
     if not (k > 0 and g > 0 and s > 0 and all(np.isfinite((k, g, s)))):
         raise ArgumentError("sharpness, sum_gain and saturation must be positive and finite")
     zeros = np.zeros((2, 2))
-    return GRUWeights(
-        W_z=zeros, U_z=zeros, b_z=np.full(2, s),
-        W_r=zeros, U_r=zeros, b_r=np.full(2, s),
-        W_h=np.array([[k, g], [k, g]]),            # a and b add to both units
-        U_h=np.array([[k / 2, g / 2], [0.0, 0.0]]),  # only the carry unit feeds back
-        b_h=np.array([-1.25 * k, -1.25 * g]),
-        V=np.array([-np.tanh(g), 1.0]), c=0.0, dtype="float32")
+    return AdderWeights("gru", {
+        "W_z": zeros, "U_z": zeros, "b_z": np.full(2, s),
+        "W_r": zeros, "U_r": zeros, "b_r": np.full(2, s),
+        "W_h": np.array([[k, g], [k, g]]),            # a and b add to both units
+        "U_h": np.array([[k / 2, g / 2], [0.0, 0.0]]),  # only the carry unit feeds back
+        "b_h": np.array([-1.25 * k, -1.25 * g]),
+        "V": np.array([-np.tanh(g), 1.0]), "c": 0.0}, dtype="float32")
 
 
-def to_model(weights: GRUWeights):
-    """A :class:`~gru_tutorial.model.BitAdder` with these weights (in its dtype).
+def to_model(weights: AdderWeights):
+    """A :class:`~gru_tutorial.model.BitAdder` computing with ``weights`` in TensorFlow.
 
-    Parameters
-    ----------
-    weights : GRUWeights
-        The weights.
-
-    Returns
-    -------
-    BitAdder
-        A model whose ``add`` runs the weights in TensorFlow.
+    The same as :meth:`BitAdder.from_weights <gru_tutorial.model.BitAdder.from_weights>`,
+    named here for the chapter.
     """
     from .model import BitAdder
 
-    return assign_weights(BitAdder(units=weights.units, dtype=weights.dtype), weights)
-
-
-def assign_weights(model, weights: GRUWeights):
-    """Load ``weights`` into an existing :class:`~gru_tutorial.model.BitAdder` of the same size.
-
-    Parameters
-    ----------
-    model : BitAdder
-        The model to change (in place).
-    weights : GRUWeights
-        Weights with ``model.units`` units.
-
-    Returns
-    -------
-    BitAdder
-        ``model``.
-    """
-    if model.units != weights.units:
-        raise ArgumentError(f"the model has {model.units} units, the weights {weights.units}")
-    for name in ("W_z", "W_r", "W_h", "U_z", "U_r", "U_h", "b_z", "b_r", "b_h"):
-        getattr(model.cell, name).assign(getattr(weights, name))
-    model.V.assign(weights.V[:, None])
-    model.c.assign([weights.c])
-    return model
+    return BitAdder.from_weights(weights)

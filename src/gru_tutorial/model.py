@@ -15,12 +15,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from .adder import AdderWeights
 from .bits import check_nonnegative_int, from_bits
 from .cell import make_initializer
 from .cells import make_cell
-from .checks import ArgumentError
+from .checks import ArgumentError, check_choice, check_input_shape
 from .data import encode_pairs
-from .recipes import CELLS, INITS
+from .recipes import INITS
 from .seeding import derive_seeds
 
 __all__ = ["BitAdder", "INITS", "XLA_MIN_STEPS", "length_bucket", "trace_once_per_instance"]
@@ -86,6 +87,10 @@ class BitAdder(keras.Model):
         (default, :class:`~gru_tutorial.cell.GRUCell`), ``'gru-noreset'``,
         ``'rnn'``, ``'lstm'`` or ``'keras-gru'`` (see
         :func:`gru_tutorial.cells.make_cell`).
+    loop : str
+        How the cell runs over time (:data:`gru_tutorial.cell.LOOPS`): ``'scan'``
+        (default), ``'unroll'``, or ``'manual'`` (the GRU's hand-derived
+        backward pass, which training uses). The same numbers either way.
     name : str
         Model name.
     """
@@ -97,12 +102,10 @@ class BitAdder(keras.Model):
         init: str = "keras",
         seed: int | None = None,
         cell: str = "gru",
+        loop: str = "scan",
         name: str = "bit_adder",
     ) -> None:
-        if init not in INITS:
-            raise ArgumentError(f"init must be one of {INITS}, got {init!r}")
-        if cell not in CELLS:
-            raise ArgumentError(f"cell must be one of {CELLS}, got {cell!r}")
+        check_choice(init, "init", INITS)
         super().__init__(name=name, dtype=dtype)
         if init == "keras":
             specs = ("glorot_uniform", "orthogonal", "zeros")
@@ -112,7 +115,7 @@ class BitAdder(keras.Model):
         cell_seed, v_seed, c_seed = derive_seeds(seed, 3) if seed is not None else [None] * 3
         self.cell = make_cell(
             cell, units, 2, kernel_initializer=specs[0], recurrent_initializer=specs[1],
-            bias_initializer=specs[2], seed=cell_seed, dtype=dtype,
+            bias_initializer=specs[2], seed=cell_seed, dtype=dtype, loop=loop,
         )
         self.cell_kind = cell
         self.V = self.add_weight(shape=(self.cell.units, 1), name="V", dtype=dtype,
@@ -132,13 +135,9 @@ class BitAdder(keras.Model):
         """Hidden state size."""
         return self.cell.units
 
-    def call(self, x: tf.Tensor, unroll: bool = False, manual_gradient: bool = False) -> tf.Tensor:
-        """Logits of the sum bits, shape ``(batch, time, 1)``, for inputs ``(batch, time, 2)``.
-
-        ``unroll`` and ``manual_gradient`` choose how the loop over time runs
-        (see :meth:`GRUCell.call`); the results are the same.
-        """
-        h = self.cell(x, unroll=unroll, manual_gradient=manual_gradient)
+    def call(self, x: tf.Tensor) -> tf.Tensor:
+        """Logits of the sum bits, shape ``(batch, time, 1)``, for inputs ``(batch, time, 2)``."""
+        h = self.cell(x)
         return tf.einsum("btu,uk->btk", h, self.V) + self.c
 
     def _bits_graph(self, x: tf.Tensor) -> tf.Tensor:
@@ -161,9 +160,7 @@ class BitAdder(keras.Model):
             ``uint8`` bits of shape ``(batch, time)``.
         """
         x = np.asarray(x)
-        if x.ndim != 3 or x.shape[2] != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-            raise ValueError(
-                f"x must have shape (batch, time, 2) with batch, time >= 1, got {x.shape}")
+        check_input_shape(x)
         batch, time, _ = x.shape
         if jit_compile is None:
             jit_compile = time >= XLA_MIN_STEPS
@@ -227,6 +224,44 @@ class BitAdder(keras.Model):
         a = check_nonnegative_int(a, "a")
         b = check_nonnegative_int(b, "b")
         return self.add_many([a], [b])[0]
+
+    @classmethod
+    def from_weights(cls, weights: AdderWeights, loop: str = "scan") -> BitAdder:
+        """A model computing with ``weights`` (e.g. from :func:`gru_tutorial.adder.load`).
+
+        Parameters
+        ----------
+        weights : AdderWeights
+            The weights, cell and dtype.
+        loop : str
+            As for the constructor.
+
+        Returns
+        -------
+        BitAdder
+            The model, with the weights' ``info``.
+        """
+        model = cls(weights.units, dtype=weights.dtype, init=weights.init, cell=weights.cell,
+                    loop=loop)
+        model.set_adder_weights(weights)
+        model.info = dict(weights.info)
+        return model
+
+    def set_adder_weights(self, weights: AdderWeights) -> None:
+        """Set every weight of the model from ``weights`` (same cell and size)."""
+        if not isinstance(weights, AdderWeights):
+            raise ArgumentError(f"weights must be AdderWeights, got {type(weights).__name__}")
+        if (weights.cell, weights.units) != (self.cell_kind, self.units):
+            raise ArgumentError(f"the weights are of a {weights.units}-unit {weights.cell!r} "
+                                f"adder, the model is a {self.units}-unit {self.cell_kind!r}")
+        arrays = {k: v.astype(self.dtype) for k, v in weights.arrays.items()}
+        if self.cell_kind == "keras-gru":
+            self.cell.layer.set_weights([arrays[name] for name in weights.names])
+        else:
+            for name in weights.names:
+                getattr(self.cell, name).assign(arrays[name])
+        self.V.assign(arrays["V"][:, None])
+        self.c.assign(arrays["c"][None])
 
     def get_config(self) -> dict:
         """Constructor arguments, for the JSON config saved next to the weights."""

@@ -36,9 +36,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .checks import MAX_UNITS, ArgumentError, check_int, check_steps
+from .checks import MAX_UNITS, ArgumentError, check_choice, check_int, check_steps
 
-__all__ = ["Recipe", "RECIPES", "CELLS", "DTYPES", "INITS", "LOSSES", "get_recipe"]
+__all__ = ["Recipe", "RECIPES", "CELLS", "CHECKS", "DTYPES", "INITS", "LOSSES", "get_recipe"]
 
 DTYPES = ("float32", "float64")
 """Floating-point types a model can use."""
@@ -53,15 +53,15 @@ CELLS = ("rnn", "gru-noreset", "gru", "lstm", "keras-gru")
 without its reset gate (``r = 1``), the book's GRU, an LSTM, and Keras's own
 ``keras.layers.GRU`` (see :func:`gru_tutorial.cells.make_cell`)."""
 
+CHECKS = ("plain", "numpy")
+"""How the held-out sets are checked during training (:mod:`gru_tutorial.evaluate`):
+``'plain'`` scores them with the model itself; ``'numpy'`` runs the NumPy engine on a
+copy of the weights, tries the sums that were wrong last time first, and lets the
+model decide close calls (the same decisions, a fraction of the cost)."""
+
 LOSSES = ("bce", "mse")
 """``'bce'``: binary cross-entropy on the logits, mean over bits; ``'mse'``:
 ``0.5 * sum of squared errors of the sigmoid / batch``."""
-
-
-def _choice(value: object, name: str, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise ArgumentError(f"{name} must be one of {choices}, got {value!r}")
-    return value
 
 
 def _flag(value: object, name: str) -> bool:
@@ -117,6 +117,9 @@ class Recipe:
         :mod:`gru_tutorial.verify`); the held-out sets are scored again at the end.
     cell : str
         The recurrent cell, one of :data:`CELLS` (default ``'gru'``).
+    check : str
+        How the held-out sets are checked, one of :data:`CHECKS` (default
+        ``'plain'``; the named recipes use ``'numpy'``).
     manual_gradient : bool
         Backpropagate with the GRU's hand-derived backward pass
         (:func:`gru_tutorial.cell.scan_manual_gradient`; the same gradients as
@@ -148,14 +151,15 @@ class Recipe:
     extra_steps: int = 0
     cell: str = "gru"
     manual_gradient: bool = True
+    check: str = "plain"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ArgumentError(f"name must be a non-empty string, got {self.name!r}")
         check_int(self.units, "units", 1, MAX_UNITS)
-        _choice(self.dtype, "dtype", DTYPES)
-        _choice(self.init, "init", INITS)
-        _choice(self.loss, "loss", LOSSES)
+        check_choice(self.dtype, "dtype", DTYPES)
+        check_choice(self.init, "init", INITS)
+        check_choice(self.loss, "loss", LOSSES)
         lr = self.learning_rate
         if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) \
                 or lr <= 0:
@@ -181,24 +185,26 @@ class Recipe:
             raise ArgumentError("eval_adversarial needs an evaluation width of at least 2 bits")
         check_int(self.max_steps, "max_steps", 1)
         check_int(self.extra_steps, "extra_steps", 0)
-        _choice(self.cell, "cell", CELLS)
+        check_choice(self.cell, "cell", CELLS)
         _flag(self.manual_gradient, "manual_gradient")
+        check_choice(self.check, "check", CHECKS)
 
 
 RECIPES: dict[str, Recipe] = {
     "seed": Recipe("seed", units=16, dtype="float64", init="seed", loss="mse",
                    learning_rate=1e-3, batch_size=100, train_bits=5, fixed_data=True,
                    mixed_density=False, eval_bits=(5,), eval_count=100, eval_adversarial=False,
-                   max_steps=6000, manual_gradient=False),
+                   max_steps=6000, manual_gradient=False, check="numpy"),
     "fast": Recipe("fast", units=16, dtype="float32", init="keras", loss="bce",
                    learning_rate=3e-2, batch_size=100, train_bits=16, fixed_data=False,
                    mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,
-                   eval_adversarial=True, max_steps=1000, eval_mixed_density=True),
+                   eval_adversarial=True, max_steps=1000, eval_mixed_density=True,
+                   check="numpy"),
     "small": Recipe("small", units=3, dtype="float32", init="keras", loss="bce",
                     learning_rate=3e-2, batch_size=100, train_bits=16, fixed_data=False,
                     mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,
                     eval_adversarial=True, max_steps=2000, eval_mixed_density=True,
-                    extra_steps=100),
+                    extra_steps=100, check="numpy"),
 }
 """The named recipes; see the module docstring."""
 

@@ -6,8 +6,10 @@ themselves live in :mod:`gru_tutorial.recipes` (re-exported here).
 The pieces, from small to large:
 
 - :func:`make_train_step`: one compiled training step (forward, loss, backward,
-  optimizer) for a model, with the options the benchmarks compare;
-- :func:`training_batches` and :func:`held_out_sets`: a run's data;
+  optimizer) for a model;
+- :func:`gru_tutorial.data.recipe_data`: a run's training batches and held-out
+  sets; :func:`gru_tutorial.evaluate.held_out_check`: how the held-out sets are
+  checked;
 - :class:`Trainer`: the loop, with a callback seam (``add_callback``) through
   which experiments observe every step or stop the run, and which can keep
   training after the stopping rule is met;
@@ -19,7 +21,7 @@ Training is reproducible: the same recipe and seed give identical weights.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 
 import keras
@@ -27,13 +29,14 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm  # plain text bar: tqdm.auto warns in kernels without ipywidgets
 
-from .checks import ArgumentError, check_int
-from .data import AdditionBatch, encode_pairs, random_batch, seed_dataset
-from .engine import NumpyAdder
-from .evaluate import EvalResult, adversarial_pairs, evaluate_sets
+from .checks import ArgumentError, check_choice, check_int
+from .data import held_out_sets, recipe_data, training_batches
+from .evaluate import EvalResult, HeldOutCheck, evaluate_sets, held_out_check
 from .model import BitAdder, trace_once_per_instance
 from .recipes import LOSSES, RECIPES, Recipe, get_recipe
 
+# training_batches and held_out_sets live in gru_tutorial.data; named here too, where
+# chapter 5 first meets them
 __all__ = ["Recipe", "RECIPES", "Adam", "History", "TrainResult", "Trainer", "train",
            "make_train_step", "loss_function", "training_batches", "held_out_sets",
            "build_model"]
@@ -169,8 +172,7 @@ def loss_function(kind: str) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
     callable
         ``loss(logits, y)`` for tensors of shape ``(batch, time, 1)``.
     """
-    if kind not in LOSSES:
-        raise ArgumentError(f"loss must be one of {LOSSES}, got {kind!r}")
+    check_choice(kind, "loss", LOSSES)
 
     def bce(logits, y):
         return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
@@ -187,41 +189,24 @@ def make_train_step(
     *,
     loss: str = "bce",
     learning_rate: float = 3e-2,
-    optimizer: keras.optimizers.Optimizer | None = None,
-    unroll: bool = False,
-    manual_gradient: bool = False,
     jit_compile: bool = False,
-    compiled: bool = True,
-    any_shape: bool = True,
 ) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]:
-    """One training step for ``model``: forward, loss, backward, one optimizer update.
+    """One compiled training step for ``model``: forward, loss, backward, one Adam update.
 
-    Explained in the chapter "Training" (``book/05_training.ipynb``); the
-    options are compared in the chapter "Performance".
+    Explained in the chapter "Training" (``book/05_training.ipynb``). How the
+    model runs over time (and so which gradient it uses) was chosen when it was
+    built (the ``loop`` of :class:`BitAdder`).
 
     Parameters
     ----------
     model : keras.Model
-        Maps inputs ``(batch, time, 2)`` to logits ``(batch, time, 1)``: a
-        :class:`BitAdder`, or any Keras model (then ``unroll`` and
-        ``manual_gradient`` must stay off).
+        Maps inputs ``(batch, time, 2)`` to logits ``(batch, time, 1)``.
     loss : str
         See :func:`loss_function`.
     learning_rate : float
         Step size of the package's hand-written :class:`Adam`.
-    optimizer : keras.optimizers.Optimizer, optional
-        Use this Keras optimizer instead of the hand-written Adam (and ignore
-        ``learning_rate``).
-    unroll, manual_gradient : bool
-        How a :class:`BitAdder` runs its loop over time (see
-        :meth:`gru_tutorial.cell.GRUCell.call`); the numbers are the same.
     jit_compile : bool
-        Compile the step with XLA.
-    compiled : bool
-        Wrap the step in ``tf.function``; ``False`` runs it eagerly (slow).
-    any_shape : bool
-        Trace once for every batch size and length (an input signature with
-        unknown dimensions). Not with ``unroll``, which needs a fixed length.
+        Compile the step with XLA (pays off only for long runs: chapter "Performance").
 
     Returns
     -------
@@ -230,98 +215,29 @@ def make_train_step(
         measured on the batch before the update.
     """
     variables = model.trainable_variables
-    if optimizer is None:
-        adam = Adam(variables, learning_rate)
-        apply = adam.apply
-    else:
-        optimizer.build(variables)
-
-        def apply(grads):
-            optimizer.apply_gradients(zip(grads, variables, strict=True))
-
+    adam = Adam(variables, learning_rate)
     loss_fn = loss_function(loss)
-    options = {}
-    if unroll:
-        options["unroll"] = True
-    if manual_gradient:
-        options["manual_gradient"] = True
 
     def step(x, y):
         with tf.GradientTape() as tape:
-            logits = model(x, **options)
+            logits = model(x)
             value = loss_fn(logits, y)
-        apply(tape.gradient(value, variables))
+        adam.apply(tape.gradient(value, variables))
         correct = tf.equal(logits > 0, y > 0.5)
         bit_acc = tf.reduce_mean(tf.cast(correct, tf.float32))
         exact = tf.reduce_mean(tf.cast(tf.reduce_all(correct, axis=[1, 2]), tf.float32))
         return value, bit_acc, exact
 
-    if not compiled:
-        return step
-    signature = None
-    if any_shape and not unroll:
-        dtype = model.dtype
-        signature = [tf.TensorSpec([None, None, 2], dtype), tf.TensorSpec([None, None, 1], dtype)]
-    compiled_step = tf.function(step, input_signature=signature, autograph=False,
-                                jit_compile=jit_compile)
-    trace_once_per_instance(compiled_step)
-    return compiled_step
-
-
-def training_batches(recipe: str | Recipe = "fast", seed: int = 0) -> Iterator[AdditionBatch]:
-    """The training batches of :func:`train`, in the order it uses them (endless).
-
-    Explained in the chapter "Training" (``book/05_training.ipynb``).
-
-    Parameters
-    ----------
-    recipe : str or Recipe
-        ``'fast'``, ``'seed'`` or a :class:`Recipe`.
-    seed : int
-        The run's seed.
-
-    Yields
-    ------
-    AdditionBatch
-        With ``fixed_data``, the same fixed set every time; otherwise a fresh
-        random batch per step.
-    """
-    recipe = get_recipe(recipe)
-    rng = np.random.default_rng([check_int(seed, "seed"), 0])
-    if recipe.fixed_data:
-        fixed = seed_dataset(rng, recipe.batch_size, recipe.train_bits)
-        while True:
-            yield fixed
-    while True:
-        yield random_batch(recipe.batch_size, recipe.train_bits, rng, recipe.mixed_density)
-
-
-def held_out_sets(recipe: str | Recipe = "fast", seed: int = 0) -> dict[int | str, AdditionBatch]:
-    """The held-out sets that decide when :func:`train` stops.
-
-    Explained in the chapter "Training" (``book/05_training.ipynb``). Arguments
-    as for :func:`training_batches`.
-
-    Returns
-    -------
-    dict
-        Bits per operand -> :class:`AdditionBatch` of ``eval_count`` sums, plus
-        ``'adversarial'`` when the recipe asks for it. A fixed-data recipe
-        draws the set at its own training width the same way as its training
-        data (the original tutorial's scheme); other widths are random sums.
-    """
-    recipe = get_recipe(recipe)
-    rng = np.random.default_rng([check_int(seed, "seed"), 1])
-    sets: dict[int | str, AdditionBatch] = {}
-    for b in sorted(recipe.eval_bits):
-        if recipe.fixed_data and b == recipe.train_bits:
-            sets[b] = seed_dataset(rng, recipe.eval_count, b)
-        else:
-            sets[b] = random_batch(recipe.eval_count, b, rng, recipe.eval_mixed_density)
-    if recipe.eval_adversarial:
-        pairs = adversarial_pairs(max(recipe.eval_bits)).values()
-        sets["adversarial"] = encode_pairs([p for p, _ in pairs], [q for _, q in pairs])
-    return sets
+    # traced once for every batch size and length, but an unrolled loop needs a static
+    # length: then once per shape
+    dtype = model.dtype
+    signature = [tf.TensorSpec([None, None, 2], dtype), tf.TensorSpec([None, None, 1], dtype)]
+    if getattr(getattr(model, "cell", None), "loop", None) == "unroll":
+        signature = None
+    compiled = tf.function(step, input_signature=signature, autograph=False,
+                           jit_compile=jit_compile)
+    trace_once_per_instance(compiled)
+    return compiled
 
 
 def build_model(recipe: str | Recipe = "fast", seed: int = 0) -> BitAdder:
@@ -337,18 +253,17 @@ def build_model(recipe: str | Recipe = "fast", seed: int = 0) -> BitAdder:
     Returns
     -------
     BitAdder
-        The model.
+        The model, running the GRU's hand-derived backward pass (``loop='manual'``)
+        when the recipe's ``manual_gradient`` is set and the cell is ``'gru'``.
     """
     recipe = get_recipe(recipe)
+    # the hand-derived backward pass where the recipe asks for it and the cell has one
+    loop = "manual" if recipe.manual_gradient and recipe.cell == "gru" else "scan"
     return BitAdder(recipe.units, dtype=recipe.dtype, init=recipe.init,
-                    seed=check_int(seed, "seed"), cell=recipe.cell)
+                    seed=check_int(seed, "seed"), cell=recipe.cell, loop=loop)
 
 
 _OVERRIDABLE = {f.name for f in fields(Recipe)} - {"name"}
-
-CHECK_MARGIN = 1e-3
-"""Held-out checks passed by the NumPy engine are repeated with TensorFlow when
-some logit is closer to 0 than this (see :meth:`Trainer._held_out_check`)."""
 
 
 class Trainer:
@@ -366,6 +281,10 @@ class Trainer:
         Train this model instead of :func:`build_model`'s: any model with the
         :class:`BitAdder` interface (logits from ``model(x)``, ``predict_bits``)
         and the recipe's dtype, e.g. one with another recurrent cell.
+    check : callable, optional
+        The held-out check, ``check(model)`` -> scores when every held-out sum
+        is exact, else None; by default the one the recipe names
+        (:func:`gru_tutorial.evaluate.held_out_check`).
     stop_when_converged : bool
         Stop at the first step at which the held-out sets are all exact (the
         recipe's stopping rule), or the recipe's ``extra_steps`` later. If
@@ -393,8 +312,8 @@ class Trainer:
     """
 
     def __init__(self, recipe: str | Recipe = "fast", seed: int = 0, *,
-                 model: keras.Model | None = None, stop_when_converged: bool = True,
-                 **overrides: object) -> None:
+                 model: keras.Model | None = None, check: HeldOutCheck | None = None,
+                 stop_when_converged: bool = True, **overrides: object) -> None:
         unknown = set(overrides) - _OVERRIDABLE
         if unknown:
             raise ArgumentError(f"unknown recipe field(s) {sorted(unknown)}; "
@@ -407,21 +326,11 @@ class Trainer:
         if self.model.dtype != self.recipe.dtype:
             raise ArgumentError(f"the model's dtype {self.model.dtype} is not the recipe's "
                                 f"{self.recipe.dtype}")
-        manual = (self.recipe.manual_gradient and isinstance(self.model, BitAdder)
-                  and hasattr(self.model.cell, "run_manual_gradient"))
         self.step = make_train_step(self.model, loss=self.recipe.loss,
-                                    learning_rate=self.recipe.learning_rate,
-                                    manual_gradient=manual)
-        self.batches = training_batches(self.recipe, self.seed)
-        self.sets = held_out_sets(self.recipe, self.seed)
-        # The held-out sums as the check runs them: sets of the same length in one
-        # batch (the loop over time costs more than the batch size), shortest first
-        self._check_batches = []
-        for n in sorted({batch.x.shape[1] for batch in self.sets.values()}):
-            same = [batch for batch in self.sets.values() if batch.x.shape[1] == n]
-            self._check_batches.append((np.concatenate([b.x for b in same]),
-                                        np.concatenate([b.y for b in same])))
-        self._suspects: tuple[np.ndarray, np.ndarray] | None = None
+                                    learning_rate=self.recipe.learning_rate)
+        data = recipe_data(self.recipe, self.seed)
+        self.batches, self.sets = data.batches, data.held_out
+        self.check = held_out_check(self.recipe.check, self.sets) if check is None else check
         self.stop_when_converged = stop_when_converged
         self.history = History()
         self.iteration = 0
@@ -440,37 +349,6 @@ class Trainer:
         :attr:`should_stop`.
         """
         self._callbacks.append(callback)
-
-    def _held_out_check(self) -> dict[int | str, EvalResult] | None:
-        """The held-out check: the scores if every held-out sum is exact, else None.
-
-        The check runs the NumPy engine on a copy of the current weights (no
-        compiling, several times faster than the TensorFlow model on these
-        batches), shortest set first, and stops at the first wrong bit
-        (:meth:`~gru_tutorial.engine.NumpyAdder.all_exact`). The sums found wrong
-        by the last failing check run first, on their own: if one of them is
-        still wrong, the check fails at a fraction of the cost. Its logits agree
-        with TensorFlow's to about 1e-5, so its bits are TensorFlow's wherever
-        the logit is further than that from 0; if any logit of a passing check
-        is closer than :data:`CHECK_MARGIN`, the check is repeated with the
-        TensorFlow model, which then decides.
-        """
-        engine = NumpyAdder.from_model(self.model)
-        # The sums that were wrong last time are likely wrong again: a few of them are
-        # much cheaper to run than the whole set, and if one is wrong, so is the set
-        if self._suspects is not None and not engine.all_exact(*self._suspects).exact:
-            return None
-        margin = float("inf")
-        for x, y in self._check_batches:
-            check = engine.all_exact(x, y)
-            if not check.exact:
-                self._suspects = (x[check.wrong], y[check.wrong])
-                return None
-            margin = min(margin, check.margin)
-        if margin < CHECK_MARGIN:
-            return evaluate_sets(self.model, self.sets, stop_early=True)
-        return {key: EvalResult(1.0, 1.0, batch.x.shape[1] - 1, len(batch))
-                for key, batch in self.sets.items()}
 
     def train_step(self) -> tuple[float, float, float]:
         """Take one step on the next batch and check the held-out sets if it was all exact.
@@ -492,7 +370,7 @@ class Trainer:
         h.exact_accuracy.append(exact)
         if self.converged_at is None and exact == 1.0:  # cheap trigger for the costly check
             h.checks.append(self.iteration)
-            passed = self._held_out_check()
+            passed = self.check(self.model)
             if passed is not None:
                 self.evaluation = passed
                 self.converged_at = self.iteration

@@ -44,10 +44,11 @@ from functools import cached_property
 
 import numpy as np
 
+from .adder import AdderWeights, as_weights
 from .checks import ArgumentError, check_int
 
-__all__ = ["GRUWeights", "HistoryGraph", "Certificate", "VerifyResult", "FUNCTION_ERROR",
-           "MEAN_VALUE_MAX_UNITS", "image",
+__all__ = ["gru_weights", "gates", "step", "logits", "HistoryGraph", "Certificate",
+           "VerifyResult", "FUNCTION_ERROR", "MEAN_VALUE_MAX_UNITS", "image",
            "run_error_bound", "check_certificate", "find_certificate", "verify"]
 
 FUNCTION_ERROR = {"float32": 1e-5, "float64": 1e-12}
@@ -73,109 +74,43 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-x))
 
 
-# -- weights ------------------------------------------------------------------------------
+# -- the GRU in float64 ------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class GRUWeights:
-    """A bit adder's weights as float64 NumPy arrays, with exact float64 steps.
+def gru_weights(model_or_weights) -> AdderWeights:
+    """The :class:`~gru_tutorial.adder.AdderWeights` of a GRU adder (a model, or weights).
 
-    Parameters
-    ----------
-    W_z, W_r, W_h : numpy.ndarray
-        Input weights, shape ``(2, units)``.
-    U_z, U_r, U_h : numpy.ndarray
-        Recurrent weights, shape ``(units, units)``.
-    b_z, b_r, b_h : numpy.ndarray
-        Biases, shape ``(units,)``.
-    V : numpy.ndarray
-        Readout weights, shape ``(units,)``.
-    c : float
-        Readout bias.
-    dtype : str
-        The dtype the model runs in (``'float32'`` or ``'float64'``).
+    Raises
+    ------
+    ArgumentError
+        If the cell is not ``'gru'`` (the GRU with its reset gate), the only one
+        the verifier handles.
     """
-
-    W_z: np.ndarray
-    W_r: np.ndarray
-    W_h: np.ndarray
-    U_z: np.ndarray
-    U_r: np.ndarray
-    U_h: np.ndarray
-    b_z: np.ndarray
-    b_r: np.ndarray
-    b_h: np.ndarray
-    V: np.ndarray
-    c: float
-    dtype: str = "float32"
-
-    def __post_init__(self) -> None:
-        if self.dtype not in _ROUNDOFF:
-            raise ArgumentError(f"dtype must be one of {tuple(_ROUNDOFF)}, got {self.dtype!r}")
-        units = np.shape(self.U_z)[0] if np.ndim(self.U_z) == 2 else 0
-        shapes = {"W": (2, units), "U": (units, units), "b": (units,)}
-        for name in ("W_z", "W_r", "W_h", "U_z", "U_r", "U_h", "b_z", "b_r", "b_h", "V"):
-            try:
-                value = np.asarray(getattr(self, name), dtype=np.float64)
-            except (TypeError, ValueError):
-                raise ArgumentError(f"{name} must be an array of numbers") from None
-            want = (units,) if name == "V" else shapes[name[0]]
-            if units < 1 or value.shape != want:
-                raise ArgumentError(f"{name} must have shape {want} (units >= 1), "
-                                    f"got {value.shape}")
-            if not np.all(np.isfinite(value)):
-                raise ArgumentError(f"{name} has non-finite values")
-            object.__setattr__(self, name, value)
-        try:
-            c = float(self.c)
-        except (TypeError, ValueError):
-            raise ArgumentError(f"c must be a number, got {self.c!r}") from None
-        if not np.isfinite(c):
-            raise ArgumentError(f"c must be finite, got {c}")
-        object.__setattr__(self, "c", c)
-
-    @classmethod
-    def from_model(cls, model) -> GRUWeights:
-        """The weights of a :class:`~gru_tutorial.model.BitAdder`.
-
-        Any model with the same ``cell`` (a :class:`~gru_tutorial.cell.GRUCell`)
-        and readout ``V``, ``c`` works.
-        """
-        cell = getattr(model, "cell", None)
-        if cell is None or not hasattr(model, "V"):
-            raise ArgumentError(f"expected a BitAdder with a GRU cell, got {type(model).__name__}")
-        if not (hasattr(cell, "U_z") and hasattr(cell, "U_r")):
-            raise ArgumentError("the verifier handles the GRU with its reset gate (cell 'gru'); "
-                                f"this model's cell is {getattr(model, 'cell_kind', '?')!r}")
-        arrays = {k: np.asarray(getattr(cell, k).numpy(), dtype=np.float64)
-                  for k in ("W_z", "W_r", "W_h", "U_z", "U_r", "U_h", "b_z", "b_r", "b_h")}
-        return cls(**arrays, V=np.asarray(model.V.numpy(), dtype=np.float64)[:, 0],
-                   c=float(model.c.numpy()[0]), dtype=str(model.dtype))
-
-    @property
-    def units(self) -> int:
-        """Hidden state size."""
-        return self.U_z.shape[0]
-
-    def step(self, h: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """One GRU step in float64 for states ``h`` (batch, units) and inputs ``x`` (batch, 2)."""
-        return self.gates(h, x)["h"]
-
-    def logits(self, h: np.ndarray) -> np.ndarray:
-        """Readout logits ``h V + c`` for states ``h`` (..., units)."""
-        return h @ self.V + self.c
-
-    def gates(self, h: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
-        """Update gate, reset gate, candidate and new state for states ``h`` and inputs ``x``."""
-        z = _sigmoid(x @ self.W_z + h @ self.U_z + self.b_z)
-        r = _sigmoid(x @ self.W_r + h @ self.U_r + self.b_r)
-        h_tilde = np.tanh(x @ self.W_h + (r * h) @ self.U_h + self.b_h)
-        return {"z": z, "r": r, "h_tilde": h_tilde, "h": (1 - z) * h + z * h_tilde}
+    w = as_weights(model_or_weights)
+    if w.cell != "gru":
+        raise ArgumentError("the verifier handles the GRU with its reset gate (cell 'gru'); "
+                            f"this model's cell is {w.cell!r}")
+    return w
 
 
-def _weights(model_or_weights) -> GRUWeights:
-    if isinstance(model_or_weights, GRUWeights):
-        return model_or_weights
-    return GRUWeights.from_model(model_or_weights)
+def gates(w: AdderWeights, h: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Update gate, reset gate, candidate and new state of a GRU adder, in float64.
+
+    For states ``h`` (batch, units) and inputs ``x`` (batch, 2).
+    """
+    z = _sigmoid(x @ w.W_z + h @ w.U_z + w.b_z)
+    r = _sigmoid(x @ w.W_r + h @ w.U_r + w.b_r)
+    h_tilde = np.tanh(x @ w.W_h + (r * h) @ w.U_h + w.b_h)
+    return {"z": z, "r": r, "h_tilde": h_tilde, "h": (1 - z) * h + z * h_tilde}
+
+
+def step(w: AdderWeights, h: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """One GRU step in float64 (the new state of :func:`gates`)."""
+    return gates(w, h, x)["h"]
+
+
+def logits(w: AdderWeights, h: np.ndarray) -> np.ndarray:
+    """Readout logits ``h V + c`` in float64 for states ``h`` (..., units)."""
+    return h @ w.V + w.c
 
 
 # -- the graph of histories ---------------------------------------------------------------
@@ -306,7 +241,7 @@ def _bell(sl, sh, peak_at, f):
             top + 8 * _U64 * np.abs(top) + _TINY)
 
 
-def _pieces(w: GRUWeights, lo, hi, x):
+def _pieces(w: AdderWeights, lo, hi, x):
     zl, zh = _monotone(_sigmoid, *_affine(lo, hi, w.U_z, x @ w.W_z + w.b_z), 0.0, 1.0)
     rl, rh = _monotone(_sigmoid, *_affine(lo, hi, w.U_r, x @ w.W_r + w.b_r), 0.0, 1.0)
     pl, ph = _product(rl, rh, lo, hi)
@@ -314,7 +249,7 @@ def _pieces(w: GRUWeights, lo, hi, x):
     return (zl, zh), (rl, rh), (tl, th)
 
 
-def _naive_image(w: GRUWeights, lo, hi, x) -> tuple[np.ndarray, np.ndarray]:
+def _naive_image(w: AdderWeights, lo, hi, x) -> tuple[np.ndarray, np.ndarray]:
     """Interval extension of one step: z, r, h_tilde, h treated as independent intervals.
 
     ``(1 - z) h + z h_tilde`` increases in ``h`` and ``h_tilde`` and is linear in
@@ -338,7 +273,7 @@ def _mr_product(a, b):
     return a[0] * b[0], (np.abs(a[0]) * b[1] + np.abs(b[0]) * a[1] + a[1] * b[1]) * (1 + 1e-12)
 
 
-def _jacobian_bound(w: GRUWeights, lo, hi, x) -> np.ndarray:
+def _jacobian_bound(w: AdderWeights, lo, hi, x) -> np.ndarray:
     """``Jmax[n, i, j] >= |d h'_i / d h_j|`` over box ``n``, for inputs ``x``."""
     (zl, zh), (rl, rh), (tl, th) = _pieces(w, lo, hi, x)
     dz = _mid_rad(*_bell(zl, zh, 0.5, lambda s: s * (1 - s)))
@@ -370,13 +305,13 @@ def _jacobian_bound(w: GRUWeights, lo, hi, x) -> np.ndarray:
     return np.abs(j_mid) + j_rad + 1e-12 * scale + _TINY
 
 
-def image(weights: GRUWeights, lo: np.ndarray, hi: np.ndarray, code: int,
+def image(weights: AdderWeights, lo: np.ndarray, hi: np.ndarray, code: int,
           mean_value: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Enclosure of the image of boxes ``[lo, hi]`` (rows) under one step with input ``code``.
 
     Parameters
     ----------
-    weights : GRUWeights
+    weights : AdderWeights
         The model.
     lo, hi : numpy.ndarray
         Lower and upper bounds, shape ``(boxes, units)``.
@@ -412,7 +347,7 @@ def image(weights: GRUWeights, lo: np.ndarray, hi: np.ndarray, code: int,
 
 # -- slack for the arithmetic that runs ---------------------------------------------------
 
-def run_error_bound(weights: GRUWeights, function_error: float | None = None
+def run_error_bound(weights: AdderWeights, function_error: float | None = None
                     ) -> tuple[float, float]:
     """Bounds on the per-step state error and the logit error of running the model.
 
@@ -424,7 +359,7 @@ def run_error_bound(weights: GRUWeights, function_error: float | None = None
 
     Parameters
     ----------
-    weights : GRUWeights
+    weights : AdderWeights
         The model (its ``dtype`` gives the unit roundoff).
     function_error : float, optional
         Accuracy of ``sigmoid`` and ``tanh``; default :data:`FUNCTION_ERROR`.
@@ -506,7 +441,7 @@ def check_certificate(model_or_weights, certificate: Certificate,
 
     Parameters
     ----------
-    model_or_weights : BitAdder or GRUWeights
+    model_or_weights : BitAdder or AdderWeights
         The model to prove correct.
     certificate : Certificate
         Boxes to check. Nothing about how they were found is trusted.
@@ -519,7 +454,7 @@ def check_certificate(model_or_weights, certificate: Certificate,
     CheckOutcome
         ``ok`` is true only if every condition holds.
     """
-    w = _weights(model_or_weights)
+    w = gru_weights(model_or_weights)
     cert = certificate
     try:
         graph = cert.graph
@@ -573,14 +508,14 @@ def check_certificate(model_or_weights, certificate: Certificate,
     return CheckOutcome(True, margin, None)
 
 
-def _readout(w: GRUWeights, graph: HistoryGraph, lo: np.ndarray, hi: np.ndarray):
+def _readout(w: AdderWeights, graph: HistoryGraph, lo: np.ndarray, hi: np.ndarray):
     """Logit bounds on every box but the start, and the signed margin (> 0: right sign)."""
     llo, lhi = _affine(lo[1:], hi[1:], w.V[:, None], np.array([w.c]))
     llo, lhi = llo[:, 0], lhi[:, 0]
     return llo, lhi, np.where(graph.sum_bit[1:] == 1, llo, -lhi)
 
 
-def _simulate(w: GRUWeights, graph: HistoryGraph, sequences: int, steps: int, seed: int):
+def _simulate(w: AdderWeights, graph: HistoryGraph, sequences: int, steps: int, seed: int):
     """Float64 runs on random inputs of mixed density.
 
     Returns the state hulls per node and the first wrong output bit, if any, as
@@ -599,12 +534,12 @@ def _simulate(w: GRUWeights, graph: HistoryGraph, sequences: int, steps: int, se
     node = np.zeros(sequences, dtype=np.int64)
     wrong = None
     for t in range(steps):
-        h = w.step(h, _INPUTS[codes[:, t]])
+        h = step(w, h, _INPUTS[codes[:, t]])
         node = graph.target[node, codes[:, t]]
         np.minimum.at(lo, node, h)
         np.maximum.at(hi, node, h)
         if wrong is None:
-            bad = np.flatnonzero((w.logits(h) > 0) != (graph.sum_bit[node] == 1))
+            bad = np.flatnonzero((logits(w, h) > 0) != (graph.sum_bit[node] == 1))
             if bad.size:
                 i = int(bad[0])
                 wrong = (sum(int(v) << k for k, v in enumerate(a[i, : t + 1])),
@@ -612,7 +547,7 @@ def _simulate(w: GRUWeights, graph: HistoryGraph, sequences: int, steps: int, se
     return lo, hi, wrong
 
 
-def _grow(w: GRUWeights, graph: HistoryGraph, lo: np.ndarray, hi: np.ndarray, slack: float,
+def _grow(w: AdderWeights, graph: HistoryGraph, lo: np.ndarray, hi: np.ndarray, slack: float,
           logit_slack: float, rounds: int, widen: float
           ) -> tuple[np.ndarray, np.ndarray, bool, int]:
     """Grow boxes until every image (plus slack) lands inside its target box."""
@@ -661,7 +596,7 @@ def find_certificate(model_or_weights, history: int, *, rounds: int = 300,
         facts: ``closed``, ``rounds``, ``counterexample`` (``(a, b, bits)`` found by
         the float64 simulation, or None).
     """
-    w = _weights(model_or_weights)
+    w = gru_weights(model_or_weights)
     graph = HistoryGraph(history)
     slack, logit_slack = run_error_bound(w)
     lo, hi, wrong = _simulate(w, graph, sequences, steps, seed)
@@ -738,7 +673,7 @@ def verify(model, max_history: int = 6, min_history: int = 1) -> VerifyResult:
 
     Parameters
     ----------
-    model : BitAdder or GRUWeights
+    model : BitAdder or AdderWeights
         The model.
     max_history, min_history : int
         Window lengths to try (1 to 8; 6 means 9,557 boxes).
@@ -756,7 +691,7 @@ def verify(model, max_history: int = 6, min_history: int = 1) -> VerifyResult:
     True
     """
     start = time.perf_counter()
-    w = _weights(model)
+    w = gru_weights(model)
     max_history = check_int(max_history, "max_history", 1, 8)
     min_history = check_int(min_history, "min_history", 1, max_history)
     slack, logit_slack = run_error_bound(w)

@@ -12,7 +12,7 @@ double, and that double is the float32 weight exactly (a float32 widens to a
 double without rounding), so the page computes with the very numbers of the
 saved model.
 
-Like :mod:`gru_tutorial.engine`, which reads the weights (``h5py``), this module
+Like :mod:`gru_tutorial.adder`, which reads the weights (``h5py``), this module
 imports neither TensorFlow nor Keras.
 """
 
@@ -24,8 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .adder import AdderWeights, load, load_pretrained, weight_names
 from .checks import ArgumentError
-from .engine import NumpyAdder, load, load_pretrained
 
 __all__ = ["export_adder", "adder_js", "write_adder_js", "parse_adder_js", "WEB_FORMAT_VERSION",
            "JS_GLOBAL", "JS_NAME", "WEIGHT_NAMES"]
@@ -39,7 +39,7 @@ JS_GLOBAL = "GRU_ADDER"
 JS_NAME = "gru-adder-weights.js"
 """File name of the weights in the built site's ``_static/`` folder."""
 
-WEIGHT_NAMES = ("W_z", "W_r", "W_h", "U_z", "U_r", "U_h", "b_z", "b_r", "b_h", "V", "c")
+WEIGHT_NAMES = (*weight_names("gru"), "V", "c")
 """The exported arrays, for the cell ``'gru'``: the nine cell weights and the readout."""
 
 _INFO_KEYS = ("recipe", "seed", "converged_at", "iterations")
@@ -62,28 +62,24 @@ def _nested(array: np.ndarray) -> list:
     return [_nested(row) for row in array]
 
 
-def _export_model(model: NumpyAdder, source: str) -> dict:
+def _export_model(model: AdderWeights, source: str) -> dict:
     """The dict :func:`export_adder` returns, for a loaded model."""
     if model.cell != "gru":
         raise ArgumentError(
             f"the web page runs the cell 'gru' only, but this model's cell is {model.cell!r}; "
             "export a model trained with cell='gru' (the bundled model is one)")
-    units = model.units
-    shapes = {"W": (2, units), "U": (units, units), "b": (units,)}
-    expected = {f"{kind}_{gate}": shapes[kind] for kind in "WUb" for gate in "zrh"}
-    expected |= {"V": (units, 1), "c": (1,)}
-    weights = {}
-    for name in WEIGHT_NAMES:
-        array = model.weights[name]
-        if array.shape != expected[name]:
-            raise ArgumentError(f"weight {name} has shape {array.shape}, expected "
-                                f"{expected[name]} for {units} units")
-        weights[name] = _nested(array)
-    info = getattr(model, "info", {}) or {}
+    if model.dtype != "float32":
+        raise ArgumentError(f"the web page computes in float32, but this model's dtype is "
+                            f"{model.dtype!r}")
+    # the readout as the model keeps it: V (units, 1), c (1,)
+    shaped = {"V": model.V[:, None], "c": model.c[None]}
+    weights = {name: _nested(shaped.get(name, model.arrays.get(name)))
+               for name in WEIGHT_NAMES}
+    info = model.info or {}
     return {
         "format_version": WEB_FORMAT_VERSION,
         "cell": model.cell,
-        "units": units,
+        "units": model.units,
         "dtype": "float32",
         "source": {"model": source, **{k: info.get(k) for k in _INFO_KEYS}},
         "weights": weights,

@@ -122,8 +122,13 @@ def browser():
 
     playwright = sync_playwright().start()
     try:
+        # Playwright hides scroll bars by default; the tests see them as a reader does (a page on
+        # a phone must show that its table of steps scrolls: tests/site/test_try_it.py).
         chromium = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+            executable_path=executable,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            ignore_default_args=["--hide-scrollbars"],
         )
     except Exception:
         playwright.stop()

@@ -25,9 +25,6 @@ ABS_TOL = 1e-5  # the page's logits vs TensorFlow's; the largest difference seen
 DONE = "() => document.getElementById('adder-widget').dataset.state === 'done'"
 ERROR = "() => document.getElementById('adder-widget').dataset.state === 'error'"
 
-# Upstream and harmless, see test_site.py: Sphinx writes sphinx-thebe's inline script twice.
-DUPLICATED_THEBE = "Identifier 'THEBE_JS_URL' has already been declared"
-
 # Python cannot print or parse the 100,000-digit numbers of the limit test by default.
 if hasattr(sys, "set_int_max_str_digits"):
     sys.set_int_max_str_digits(0)
@@ -85,10 +82,7 @@ def fresh(visit):
     """The page, checked after each test for script errors and requests leaving localhost."""
     start = len(visit.requests)
     yield visit
-    # the browser's own probe for /favicon.ico is not a request of the site's (as in test_site.py)
-    errors = [e for e in visit.errors
-              if e != f"uncaught: {DUPLICATED_THEBE}" and "/favicon.ico]" not in e]
-    assert not errors, "\n".join(errors)
+    assert not visit.errors, "\n".join(visit.errors)
     outside = [u for u in visit.requests[start:] if not u.startswith("http://127.0.0.1:")]
     assert not outside, outside
 
@@ -456,8 +450,8 @@ def test_the_page_works_opened_from_disk(browser, site_dir):
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     errors, failed = [], []
-    page.on("pageerror", lambda err: str(err) != DUPLICATED_THEBE and errors.append(str(err)))
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda err: errors.append(f"uncaught: {err}"))
+    page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
     page.on("requestfailed", lambda req: failed.append(req.url))
     try:
         page.goto((site_dir / PAGE).resolve().as_uri(), wait_until="load")
@@ -480,3 +474,189 @@ def test_screenshot_of_two_to_the_64(fresh):
     page.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0); }")
     page.screenshot(path=str(path), full_page=True, animations="disabled")
     assert path.stat().st_size > 10_000
+
+
+# ----------------------------------------------------------------------------- on a phone
+
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+
+
+@pytest.fixture(scope="module")
+def phone_visit(browser, base_url):
+    """The page on a phone: 390 x 844 CSS pixels, a touch screen and no mouse."""
+    if not (SITE / PAGE).is_file():
+        pytest.skip(f"{PAGE} was not built (run make book)")
+    context = browser.new_context(**PHONE, service_workers="block")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    v = Visit(page)
+    page.on("pageerror", lambda err: v.errors.append(f"uncaught: {err}"))
+    page.on("console", lambda m: m.type == "error" and v.errors.append(
+        f"console: {m.text} [at {m.location.get('url', '?')}]"))
+    page.on("request", lambda req: v.requests.append(req.url))
+    page.goto(urljoin(base_url, PAGE), wait_until="load")
+    page.wait_for_function(DONE)
+    yield v
+    context.close()
+
+
+@pytest.fixture
+def phone(phone_visit):
+    """The page on a phone, checked after each test for script errors."""
+    yield phone_visit
+    assert not phone_visit.errors, "\n".join(phone_visit.errors)
+
+
+STEPS_BOX = """() => {
+  const box = document.getElementById('adder-steps');
+  return {scrollWidth: box.scrollWidth, clientWidth: box.clientWidth,
+          offsetHeight: box.offsetHeight, clientHeight: box.clientHeight,
+          scrollLeft: box.scrollLeft, pageWidth: document.documentElement.scrollWidth,
+          pageScrollX: window.scrollX, viewport: window.innerWidth};
+}"""
+
+
+def swipe_left(page, locator, distance: int = 200) -> None:
+    """Drag one finger ``distance`` CSS pixels to the left across ``locator`` (a real touch)."""
+    locator.scroll_into_view_if_needed()
+    box = locator.bounding_box()
+    x, y = box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.7
+    cdp = page.context.new_cdp_session(page)
+
+    def touch(kind, *points):
+        cdp.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": list(points)})
+
+    try:
+        touch("touchStart", {"x": x, "y": y})
+        for i in range(1, 11):
+            touch("touchMove", {"x": x - distance * i / 10, "y": y})
+        touch("touchEnd")
+    finally:
+        cdp.detach()
+
+
+def test_phone_the_page_is_no_wider_than_the_screen(phone):
+    box = phone.page.evaluate(STEPS_BOX)
+    assert box["pageWidth"] <= box["viewport"] == 390, box
+
+
+def test_phone_the_step_table_scrolls_sideways_with_a_visible_scroll_bar(phone):
+    page = phone.page
+    assert phone.add("123456789", "987654321") == "1111111110"  # 31 steps: more than fit
+    page.evaluate("() => { document.getElementById('adder-steps').scrollLeft = 0; }")
+    box = page.evaluate(STEPS_BOX)
+    assert box["scrollWidth"] > box["clientWidth"] + 100, box
+    # A phone draws an overlay scroll bar only while scrolling; the page styles one that takes
+    # room under the table, so it is always there to say that more steps lie to the right.
+    assert box["offsetHeight"] - box["clientHeight"] >= 6, f"no visible scroll bar: {box}"
+    swipe_left(page, page.locator("#adder-steps"))
+    page.wait_for_function("() => document.getElementById('adder-steps').scrollLeft > 100")
+    after = page.evaluate(STEPS_BOX)
+    assert after["pageScrollX"] == 0, "the swipe moved the page, not the table"
+    # the last step can be scrolled into view, and its number read there
+    page.evaluate("() => { const b = document.getElementById('adder-steps');"
+                  " b.scrollLeft = b.scrollWidth; }")
+    last = page.locator("#adder-steps thead th").last
+    assert last.text_content() == "31"
+    cell, frame = last.bounding_box(), page.locator("#adder-steps").bounding_box()
+    assert frame["x"] <= cell["x"] and cell["x"] + cell["width"] <= frame["x"] + frame["width"] + 1
+
+
+LEGEND = """() => Array.from(document.querySelectorAll('.adder-legend-item')).map(item => ({
+  id: item.id,
+  parts: Array.from(item.children).map(el => {
+    const r = el.getBoundingClientRect();
+    return {text: el.textContent, left: r.left, right: r.right, top: r.top, bottom: r.bottom};
+  })}))"""
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_each_colour_bar_stays_on_one_line_with_its_label_and_ends(request, device):
+    visit = request.getfixturevalue({"phone": "phone", "desktop": "fresh"}[device])
+    items = visit.page.evaluate(LEGEND)
+    assert [item["id"] for item in items] == ["adder-legend-gates", "adder-legend-states"]
+    for item in items:
+        parts = item["parts"]
+        assert [p["text"] for p in parts][1::2] == (
+            ["0", "1"] if item["id"] == "adder-legend-gates" else ["\u22121", "+1"])
+        middles = [(p["top"] + p["bottom"]) / 2 for p in parts]
+        assert max(middles) - min(middles) <= 4, f"{item['id']} breaks across lines: {parts}"
+        for left, right in zip(parts, parts[1:], strict=False):
+            gap = right["left"] - left["right"]
+            assert 0 <= gap <= 12, f"{item['id']}: {left['text']!r} and {right['text']!r} {gap}px"
+
+
+HINT = 'to see its value; tick "show values" to see them all.'
+
+
+def test_phone_the_hint_says_tap_and_a_tap_shows_the_value(phone):
+    page = phone.page
+    assert phone.add("5", "7") == "12"
+    hint = " ".join(page.inner_text("#adder-hint").split())
+    assert hint == f"Tap a cell {HINT}", hint
+    cell = page.locator("#adder-steps tbody.adder-heat td").nth(2)
+    cell.tap()
+    title = cell.get_attribute("title")
+    assert title.startswith("update gate z, unit 1, step 3: ")
+    assert page.text_content("#adder-cell-value") == title
+    assert "adder-selected" in cell.get_attribute("class")
+    phone.add("5", "8")  # a new sum clears the value shown
+    assert page.text_content("#adder-cell-value") == ""
+
+
+def test_desktop_the_hint_says_hover_and_a_click_shows_the_value(fresh):
+    page = fresh.page
+    assert fresh.add("5", "7") == "12"
+    hint = " ".join(page.inner_text("#adder-hint").split())
+    assert hint == f"Hover over or click a cell {HINT}", hint
+    cell = page.locator("#adder-steps tbody.adder-bits td").nth(1)
+    cell.click()
+    assert page.text_content("#adder-cell-value") == cell.get_attribute("title")
+
+
+STEP_NUMBERS = """() => Array.from(document.querySelectorAll('#adder-steps thead th'))
+  .filter(th => !th.classList.contains('adder-rowhead')).map(th => {
+    const style = getComputedStyle(th);
+    const range = document.createRange();
+    range.selectNodeContents(th);
+    const text = range.getBoundingClientRect();
+    return {text: th.textContent, fontSize: parseFloat(style.fontSize),
+            writingMode: style.writingMode, transform: style.transform,
+            textWidth: text.width, textHeight: text.height,
+            clipped: th.scrollWidth > th.clientWidth};
+  })"""
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+def test_step_numbers_are_upright_and_readable(request, device):
+    visit = request.getfixturevalue({"phone": "phone", "desktop": "fresh"}[device])
+    page = visit.page
+    visit.add(str(2**2000 - 1), "1")
+    page.click("#adder-steps-last")  # steps 1,938 to 2,001: the longest numbers of this sum
+    numbers = page.evaluate(STEP_NUMBERS)
+    assert [n["text"] for n in numbers] == [f"{t:,}" for t in range(1938, 2002)]
+    for n in numbers:
+        assert n["writingMode"] == "horizontal-tb" and n["transform"] == "none", n
+        assert n["fontSize"] >= 10, n
+        assert n["textWidth"] > n["textHeight"], f"not written sideways: {n}"
+        assert not n["clipped"], n
+    page.click("#adder-steps-first")
+
+
+def test_phone_screenshots(phone):
+    """The top of the page and the step-by-step view, as the phone's screen shows them.
+
+    Not full-page: Chromium's capture beyond the viewport leaves the emulated phone without its
+    styled scroll bars (and, while capturing, with a mouse's hover), so it would not show the page
+    a phone shows.
+    """
+    page = phone.page
+    assert phone.add("123456789", "987654321") == "1111111110"
+    page.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0); }")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    top, steps = SCREENSHOTS / "try_it-phone.png", SCREENSHOTS / "try_it-phone-steps.png"
+    page.screenshot(path=str(top), animations="disabled")
+    page.locator("#adder-steps-view").screenshot(path=str(steps), animations="disabled")
+    assert top.stat().st_size > 10_000 and steps.stat().st_size > 10_000
+    assert page.evaluate(STEPS_BOX)["clientHeight"] < page.evaluate(STEPS_BOX)["offsetHeight"]
