@@ -33,7 +33,7 @@ from _common import RESULTS, Run, log, markdown_table, parser, summary
 
 import numpy as np
 
-from gru_tutorial import engine
+from gru_tutorial import adder, engine
 from gru_tutorial.saving import load_model, load_pretrained
 
 CLI = [sys.executable, "-m", "gru_tutorial"]
@@ -92,15 +92,21 @@ def inputs(numpy_steps: int, long_steps: int) -> tuple[np.ndarray, np.ndarray]:
             rng.integers(0, 2, (1, long_steps, 2)).astype(np.float32))
 
 
+def numpy_adder(directory: Path | None) -> engine.NumpyAdder:
+    """The NumPy engine for the bundled model, or the model saved in ``directory``."""
+    return engine.NumpyAdder(adder.load_pretrained() if directory is None
+                             else adder.load(directory))
+
+
 def engine_step_costs(directory: Path | None, numpy_steps: int, long_steps: int) -> dict:
     """Microseconds per step of the NumPy and numba loops, batch 1 (before TensorFlow runs:
     its thread pools compete for the cores once they have been used)."""
-    np_model = engine.load_pretrained() if directory is None else engine.load(directory)
+    np_model = numpy_adder(directory)
     x_short, x_long = inputs(numpy_steps, long_steps)
     k_short = (2 * x_short[..., 0] + x_short[..., 1]).astype(np.int8)
     k_long = (2 * x_long[..., 0] + x_long[..., 1]).astype(np.int8)
-    kernel = engine.kernels()[np_model.cell]
-    args = np_model._kernel_args()
+    kernel = engine.kernel()
+    args = np_model.kernel_args()
     return {"units": np_model.units,
             "numpy_loop": per_step_us(lambda: np_model._logits_numpy(k_short), numpy_steps),
             "numba_loop": per_step_us(lambda: kernel(k_long, *args), long_steps)}
@@ -110,18 +116,18 @@ def tf_step_costs(directory: Path | None, numpy_steps: int, long_steps: int) -> 
     """Microseconds per step of the TensorFlow model, graph and XLA, batch 1; and the largest
     difference between its logits and the engine's."""
     tf_model = load_pretrained() if directory is None else load_model(directory)
-    np_model = engine.load_pretrained() if directory is None else engine.load(directory)
+    np_model = numpy_adder(directory)
     x_short, x_long = inputs(numpy_steps, long_steps)
     ref = tf_model(x_short).numpy()[..., 0]
     k_short = (2 * x_short[..., 0] + x_short[..., 1]).astype(np.int8)
-    kernel = engine.kernels()[np_model.cell]
+    kernel = engine.kernel()
     return {
         "tf_graph": per_step_us(lambda: tf_model.predict_bits(x_short, jit_compile=False),
                                 numpy_steps),
         "tf_xla": per_step_us(lambda: tf_model.predict_bits(x_long, jit_compile=True),
                               long_steps),
         "max_logit_diff_numpy": float(np.abs(np_model._logits_numpy(k_short) - ref).max()),
-        "max_logit_diff_numba": float(np.abs(kernel(k_short, *np_model._kernel_args())
+        "max_logit_diff_numba": float(np.abs(kernel(k_short, *np_model.kernel_args())
                                              - ref).max()),
     }
 

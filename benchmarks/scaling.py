@@ -4,7 +4,7 @@ The step is the package's own training step (``gru_tutorial.train.make_train_ste
 as ``train`` uses it for the fast recipe: forward with ``tf.scan``, BCE, backward,
 hand-written Adam), traced once with unknown batch and length, so every shape runs
 the same graph. For one batch size the same step with the cell's hand-written
-backward pass (``manual_gradient=True``) is timed alongside. The largest batch stops at
+backward pass (``loop='manual'``) is timed alongside. The largest batch stops at
 ``--max-len-large`` steps to keep the run short. A recurrent
 network has to walk through the time steps one after the other, so the cost
 should grow linearly with length; the batch is processed in parallel within
@@ -43,9 +43,10 @@ def main() -> None:
     repeats = 2 if args.quick else args.repeats
     manual_batch = batches[1]
     fast = RECIPES["fast"]
-    steps = {g: make_train_step(BitAdder(16, seed=0), loss=fast.loss,
-                                learning_rate=fast.learning_rate, manual_gradient=g == "manual")
-             for g in ("automatic", "manual")}
+    loops = {"automatic": "scan", "manual": "manual"}
+    steps = {g: make_train_step(BitAdder(16, seed=0, loop=loop), loss=fast.loss,
+                                learning_rate=fast.learning_rate)
+             for g, loop in loops.items()}
     rng = np.random.default_rng(0)
     shapes = [("automatic", b, n) for b in batches for n in lengths
               if b < batches[-1] or n <= args.max_len_large]

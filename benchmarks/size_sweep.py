@@ -42,6 +42,7 @@ from pathlib import Path
 from _common import Run, log, markdown_table, parser, summary
 
 import gru_tutorial as gt
+from gru_tutorial.adder import AdderWeights
 from gru_tutorial.train import Trainer
 
 UNITS = (1, 2, 3, 4, 8, 16)
@@ -88,7 +89,7 @@ def one_run(units: int, seed: int, cap: int, extra: int, verifier, max_history: 
                  manual_gradient=False)
     at_rule = []
     if verifier is not None and not isinstance(verifier, str):
-        tr.add_callback(lambda r: at_rule.append(verifier.GRUWeights.from_model(r.model))
+        tr.add_callback(lambda r: at_rule.append(AdderWeights.from_model(r.model))
                         if r.iteration == r.converged_at else None)
     res = tr.run()
     seconds = time.perf_counter() - t
@@ -105,7 +106,7 @@ def one_run(units: int, seed: int, cap: int, extra: int, verifier, max_history: 
         out["verify_error"] = verifier  # the module failed to import
     elif converged and verifier is not None:
         out["at_rule"] = verify_model(verifier, at_rule[0], max_history)
-        out["after_extra"] = verify_model(verifier, verifier.GRUWeights.from_model(tr.model),
+        out["after_extra"] = verify_model(verifier, AdderWeights.from_model(tr.model),
                                           max_history)
     return out
 

@@ -26,7 +26,7 @@ import tensorflow as tf
 import gru_tutorial as gt
 from gru_tutorial.data import random_batch
 from gru_tutorial.model import BitAdder
-from gru_tutorial.train import RECIPES, make_train_step
+from gru_tutorial.train import RECIPES, loss_function, make_train_step
 
 UNITS = 16
 TRAIN_STEP = "train()'s step: manual gradient, hand-written Adam"
@@ -34,10 +34,21 @@ SHAPES = ((100, 5), (100, 17), (256, 64))
 RUN_STEPS = 100  # about the iterations of a training run with the fast recipe
 
 
-def keras_adam_step(model, jit: bool, eager: bool = False, **options):
-    """The package's training step with keras.optimizers.Adam(1e-3); compiled unless ``eager``."""
-    return make_train_step(model, optimizer=keras.optimizers.Adam(learning_rate=1e-3),
-                           jit_compile=jit, compiled=not eager, any_shape=False, **options)
+def keras_adam_step(model, jit: bool, eager: bool = False):
+    """A training step (the package's loss) with keras.optimizers.Adam(1e-3), for any Keras
+    model: traced per shape, compiled unless ``eager``, with XLA if ``jit``."""
+    optimizer = keras.optimizers.Adam(learning_rate=1e-3)
+    variables = model.trainable_variables
+    optimizer.build(variables)
+    loss_fn = loss_function("bce")
+
+    def step(x, y):
+        with tf.GradientTape() as tape:
+            value = loss_fn(model(x), y)
+        optimizer.apply_gradients(zip(tape.gradient(value, variables), variables, strict=True))
+        return (value,)
+
+    return step if eager else tf.function(step, autograph=False, jit_compile=jit)
 
 
 def keras_gru(reset_after: bool, time_steps: int):
@@ -52,26 +63,25 @@ def variants(time_steps: int, quick: bool) -> dict:
     """Name -> (training step function, family), all with freshly initialised weights."""
     out = {}
 
-    def ours(jit: bool = False, eager: bool = False, **options):
-        return keras_adam_step(BitAdder(UNITS, seed=0), jit=jit, eager=eager, **options)
+    def ours(jit: bool = False, eager: bool = False, loop: str = "scan"):
+        return keras_adam_step(BitAdder(UNITS, seed=0, loop=loop), jit=jit, eager=eager)
 
     out["ours, tf.function"] = (ours(), "ours")
     out["ours, tf.function + XLA"] = (ours(jit=True), "ours")
     if time_steps <= 16:  # one copy of the step per time step: only for short sequences
-        out["ours, unrolled, tf.function"] = (ours(unroll=True), "ours")
-        out["ours, unrolled, tf.function + XLA"] = (ours(jit=True, unroll=True), "ours")
-    out["ours, manual gradient, tf.function"] = (ours(manual_gradient=True), "ours")
+        out["ours, unrolled, tf.function"] = (ours(loop="unroll"), "ours")
+        out["ours, unrolled, tf.function + XLA"] = (ours(jit=True, loop="unroll"), "ours")
+    out["ours, manual gradient, tf.function"] = (ours(loop="manual"), "ours")
     out["ours, manual gradient, tf.function + XLA"] = (
-        ours(jit=True, manual_gradient=True), "ours")
+        ours(jit=True, loop="manual"), "ours")
     out["ours, eager (no tf.function)"] = (ours(eager=True), "eager")
     for ra in (False, True):
         for jit in (False, True):
             name = f"Keras GRU(reset_after={ra})" + (" + XLA" if jit else "")
             out[name] = (keras_adam_step(keras_gru(ra, time_steps), jit=jit), "keras")
     fast = RECIPES["fast"]
-    out[TRAIN_STEP] = (make_train_step(BitAdder(UNITS, seed=0), loss=fast.loss,
-                                       learning_rate=fast.learning_rate, manual_gradient=True),
-                       "extra")
+    out[TRAIN_STEP] = (make_train_step(BitAdder(UNITS, seed=0, loop="manual"), loss=fast.loss,
+                                       learning_rate=fast.learning_rate), "extra")
     out["ours, TensorFlow's gradient, hand-written Adam"] = (
         make_train_step(BitAdder(UNITS, seed=0), loss=fast.loss, learning_rate=fast.learning_rate),
         "extra")

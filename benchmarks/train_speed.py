@@ -60,13 +60,16 @@ def child(seed: int, recipe: str, manual_gradient: bool) -> dict:
                 return out
 
             self.step = step
+            real_check = self.check
 
-        def _held_out_check(self):
-            t = time.perf_counter()
-            passed = super()._held_out_check()
-            self.parts["checks"] += time.perf_counter() - t
-            self.check_outcomes.append(passed is not None)
-            return passed
+            def check(model):
+                t = time.perf_counter()
+                passed = real_check(model)
+                self.parts["checks"] += time.perf_counter() - t
+                self.check_outcomes.append(passed is not None)
+                return passed
+
+            self.check = check
 
     start = time.perf_counter()
     trainer = Timed(recipe, seed, manual_gradient=manual_gradient)

@@ -133,7 +133,8 @@ _HUGE_N = 1 << MAX_STEPS
     (lambda: from_bits(range(10**12)), "bits"),
     (lambda: from_bits(np.broadcast_to(np.uint8(1), (10**12,))), "bits"),
     (lambda: from_bits(np.broadcast_to(np.uint8(0), (MAX_STEPS + 1,))), "bits"),
-])
+], ids=["width=10**12", "width=10**8", "width=MAX+1", "n-over-limit", "both-over",
+        "range(10**12)", "broadcast-10**12", "broadcast-MAX+1"])
 def test_sizes_beyond_the_limit_are_refused_before_allocating(call, expected):
     tracemalloc.start()
     try:

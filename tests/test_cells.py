@@ -15,6 +15,7 @@ from reference import finite_difference_check
 from test_cell import INPUT_DIM, TOL, UNITS, inputs
 from test_cli import assert_usage_error, run
 
+from gru_tutorial.adder import CONFIG_NAME, WEIGHTS_NAME
 from gru_tutorial.cell import GRUCell, copy_keras_gru_weights
 from gru_tutorial.cells import (
     KerasGRU,
@@ -31,7 +32,6 @@ from gru_tutorial.checks import ArgumentError, ModelFileError
 from gru_tutorial.data import random_batch
 from gru_tutorial.model import BitAdder
 from gru_tutorial.recipes import CELLS, RECIPES, Recipe
-from gru_tutorial.adder import CONFIG_NAME, WEIGHTS_NAME
 from gru_tutorial.saving import load_model, save_model
 from gru_tutorial.train import Trainer, loss_function, train
 from gru_tutorial.verify import gru_weights
@@ -430,6 +430,7 @@ def test_lstm_state_is_h_and_c():
 
 
 @pytest.mark.parametrize("kind", CELLS)
+@pytest.mark.slow
 def test_training_decreases_the_loss(kind):
     trainer = Trainer("fast", 0, cell=kind, max_steps=30, stop_when_converged=False,
                       eval_bits=(20,), eval_count=10, eval_adversarial=False)
@@ -444,6 +445,7 @@ def test_training_decreases_the_loss(kind):
     assert set(result.evaluation) == {20}
 
 
+@pytest.mark.slow
 def test_train_function_takes_the_cell():
     result = train("seed", seed=1, max_steps=2, cell="rnn", progress=False)
     assert result.recipe.cell == "rnn" and result.model.cell_kind == "rnn"
@@ -523,6 +525,7 @@ def test_cell_not_matching_the_weights(saved_gru, kind):
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru-noreset"])
+@pytest.mark.slow
 def test_cli_train_cell(kind, tmp_path, capsys):
     out_dir = tmp_path / kind
     status, out, err = run(["train", "--cell", kind, "--max-steps", "3", "--out", str(out_dir),

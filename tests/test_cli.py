@@ -1,8 +1,10 @@
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -108,18 +110,20 @@ def test_eval_text(capsys):
     assert "exact accuracy 1.0000" in out
 
 
+@pytest.mark.slow
 def test_train_json_then_use_the_model(capsys, tmp_path):
     out_dir = tmp_path / "trained"
     status, out, err = run(["train", "--quiet", "--json", "--recipe", "seed", "--seed", "2",
                             "--max-steps", "4", "--out", str(out_dir)], capsys)
-    assert status == 0
+    assert status == 1  # saved, but not exact after 4 steps: the stopping rule is not met
     assert out.count("\n") == 1
     result = json.loads(out)
     assert {"iterations", "seconds", "exact_accuracy"} <= set(result)
     assert result["iterations"] == 4
     assert result["seconds"] > 0
     assert 0.0 <= result["exact_accuracy"] < 1.0
-    assert result["converged"] is False
+    assert result["converged"] is False and result["exact"] is False
+    assert err.count("\n") == 1 and str(out_dir) in err
     assert sorted(p.name for p in out_dir.iterdir()) == sorted([CONFIG_NAME, WEIGHTS_NAME])
     config = json.loads((out_dir / CONFIG_NAME).read_text())
     assert config["info"]["recipe"] == "seed" and config["info"]["seed"] == 2
@@ -149,13 +153,15 @@ def test_add_and_eval_use_the_given_model(capsys, tmp_path):
     assert json.loads(out)["exact_accuracy"] < 0.5
 
 
+@pytest.mark.slow
 def test_train_text_output(capsys, tmp_path):
     out_dir = tmp_path / "m"
-    status, out, _ = run(["train", "--quiet", "--recipe", "seed", "--max-steps", "2",
-                          "--out", str(out_dir)], capsys)
-    assert status == 0
+    status, out, err = run(["train", "--quiet", "--recipe", "seed", "--max-steps", "2",
+                            "--out", str(out_dir)], capsys)
+    assert status == 1
     assert "not exact after 2 iterations" in out
     assert f"saved model to {out_dir}" in out
+    assert "not exact" in err and str(out_dir) in err and err.count("\n") == 1
     assert (out_dir / WEIGHTS_NAME).is_file()
 
 
@@ -235,7 +241,8 @@ def test_huge_units_in_a_model_file(capsys, tmp_path):
 _TOKENS = ["add", "train", "eval", "--model", "--bits", "--count", "--seed", "--json", "--out",
            "--recipe", "--max-steps", "--quiet", "fast", "seed", "-h", "--", "-", "0", "1", "7",
            "-3", "1.5", "1e3", "0x1F", " 12 ", "", "²", "٣", "99999999999999999999",
-           "nan", "gru-model", "--bits=3", "--count=2", "--cell", "lstm", "rnn", "GRU"]
+           "nan", "gru-model", "--bits=3", "--count=2", "--cell", "lstm", "rnn", "GRU",
+           "--force", "--version", "--engine", "tf"]
 
 
 @pytest.fixture
@@ -261,6 +268,7 @@ def quick_commands(monkeypatch, tmp_path, pretrained):
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(argv=st.lists(st.one_of(st.sampled_from(_TOKENS), st.text(max_size=8)), max_size=7))
@@ -270,3 +278,168 @@ def test_any_arguments_exit_cleanly(argv, quick_commands, capsys):
     assert "Traceback" not in err and "Traceback" not in out
     if status == 2:
         assert err.count("\n") == 1, err
+
+
+# -- --version ---------------------------------------------------------------------------
+
+
+def test_version(capsys):
+    from gru_tutorial import __version__
+
+    status, out, err = run(["--version"], capsys)
+    assert (status, out, err) == (0, f"gru-tutorial {__version__}\n", "")
+    assert __version__ == "0.1.0"
+    status, out, _ = run(["--help"], capsys)
+    assert "--version" in out
+
+
+# -- train: --out is checked before training; exit 1 when not exact; --force ---------------
+
+
+@pytest.fixture
+def no_training(monkeypatch):
+    """Fail if the command gets as far as training (or importing TensorFlow to train)."""
+    def fail(*args, **kwargs):
+        pytest.fail("trained although --out was refused")
+
+    monkeypatch.setitem(sys.modules, "gru_tutorial.train", types.SimpleNamespace(train=fail))
+
+
+def saved_model_files(directory):
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / CONFIG_NAME).write_text("{}")
+    (directory / WEIGHTS_NAME).write_bytes(b"old weights")
+
+
+@pytest.mark.parametrize("make, out, expected", [
+    (None, "/dev/null/x", "/dev/null is not a directory"),
+    ("file", "{tmp}/a_file", "exists and is not a directory"),
+    ("file", "{tmp}/a_file/sub/model", "a_file is not a directory"),
+    ("model", "{tmp}/old-model", "already holds a saved model: use --force"),
+    ("other", "{tmp}/notes", "non-empty directory: use --force"),
+])
+def test_train_refuses_a_bad_out_before_training(capsys, tmp_path, no_training, make, out,
+                                                 expected):
+    out = out.format(tmp=tmp_path)
+    if make == "file":
+        (tmp_path / "a_file").write_text("keep me")
+    elif make == "model":
+        saved_model_files(Path(out))
+    elif make == "other":
+        Path(out).mkdir()
+        (Path(out) / "notes.txt").write_text("keep me")
+    err = assert_usage_error(["train", "--quiet", "--out", out], capsys)
+    assert expected in err and out in err
+    assert err.startswith("gru-tutorial train: error: --out")
+    if make == "model":
+        assert (Path(out) / WEIGHTS_NAME).read_bytes() == b"old weights"
+
+
+def test_train_help_shows_force(capsys):
+    status, out, _ = run(["train", "--help"], capsys)
+    assert status == 0 and "--force" in out
+
+
+def not_exact_result(pretrained, converged, recipe="fast"):
+    from gru_tutorial.evaluate import EvalResult
+    from gru_tutorial.train import RECIPES, History, TrainResult
+
+    evaluation = {20: EvalResult(1.0, 1.0, 20, 1000),
+                  1000: EvalResult(1.0 if converged else 0.25, 0.99, 1000, 1000)}
+    return TrainResult(pretrained, RECIPES[recipe], 0, 7, 0.5, converged, evaluation, History(),
+                       converged_at=5 if converged else None)
+
+
+@pytest.fixture
+def fake_train(monkeypatch, pretrained):
+    """train() returns at once: a result whose `converged` the test sets."""
+    import gru_tutorial.train
+
+    outcome = {"converged": True}
+    monkeypatch.setattr(gru_tutorial.train, "train", lambda *a, **k: not_exact_result(
+        pretrained, outcome["converged"]))
+    return outcome
+
+
+@pytest.mark.parametrize("as_json", [False, True])
+def test_train_that_is_not_exact_exits_1(capsys, tmp_path, fake_train, as_json):
+    fake_train["converged"] = False
+    out_dir = tmp_path / "unfinished"
+    status, out, err = run(["train", "--quiet", "--out", str(out_dir),
+                            *(["--json"] if as_json else [])], capsys)
+    assert status == 1
+    assert err.count("\n") == 1 and "not exact" in err and str(out_dir) in err
+    assert (out_dir / WEIGHTS_NAME).is_file()  # saved all the same, and it says where
+    if as_json:
+        result = json.loads(out)
+        assert result["exact"] is False and result["converged"] is False
+        assert result["out"] == str(out_dir)
+    else:
+        assert "not exact after 7 iterations" in out and f"saved model to {out_dir}" in out
+
+
+def test_train_that_is_exact_exits_0(capsys, tmp_path, fake_train):
+    status, out, err = run(["train", "--quiet", "--json", "--out", str(tmp_path / "m")], capsys)
+    assert (status, err) == (0, "")
+    assert json.loads(out)["exact"] is True
+
+
+def test_train_force_overwrites_a_saved_model(capsys, tmp_path, fake_train):
+    out_dir = tmp_path / "old-model"
+    saved_model_files(out_dir)
+    assert_usage_error(["train", "--quiet", "--out", str(out_dir)], capsys)
+    status, out, err = run(["train", "--quiet", "--force", "--out", str(out_dir)], capsys)
+    assert (status, err) == (0, "")
+    assert (out_dir / WEIGHTS_NAME).read_bytes() != b"old weights"
+    assert json.loads((out_dir / CONFIG_NAME).read_text())["info"]["iterations"] == 7
+
+
+@pytest.mark.parametrize("out", ["new/deeper/model", "empty-dir"])
+def test_train_out_new_or_empty_is_fine(capsys, tmp_path, fake_train, monkeypatch, out):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty-dir").mkdir()
+    status, _, err = run(["train", "--quiet", "--out", out], capsys)
+    assert (status, err) == (0, "")
+    assert sorted(p.name for p in (tmp_path / out).iterdir()) == sorted([CONFIG_NAME,
+                                                                        WEIGHTS_NAME])
+
+
+# -- a closed pipe: exit quietly, as Unix tools do ------------------------------------------
+
+
+@pytest.mark.slow
+def test_closed_pipe_exits_quietly(tmp_path):
+    (tmp_path / "a.txt").write_text("9" * 200_000)  # a sum far larger than a pipe's buffer
+    script = Path(sys.executable).parent / "gru-tutorial"
+    proc = subprocess.Popen([str(script), "add", "@a.txt", "1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path)
+    first = proc.stdout.read(5)  # like `| head -c 5`
+    proc.stdout.close()
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141  # 128 + SIGPIPE, as a shell shows for `yes | head`
+    assert first == b"10000"
+    assert err == b""
+
+
+def test_closed_pipe_before_a_short_answer(tmp_path):
+    # the answer fits the buffer and is only written when it is flushed
+    script = Path(sys.executable).parent / "gru-tutorial"
+    proc = subprocess.Popen([str(script), "add", "5", "7"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=tmp_path)
+    proc.stdout.close()  # long before the answer is ready
+    err = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait(timeout=120) == 141
+    assert err == b""
+
+
+class ClosedPipe(io.StringIO):
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_closed_pipe_in_process(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert main(["add", "5", "7"]) == 141
+    assert capsys.readouterr().err == ""

@@ -3,6 +3,9 @@
 import io
 import json
 import math
+import os
+import pty
+import select
 import subprocess
 import sys
 import time
@@ -96,6 +99,136 @@ def test_20000_digit_files(cwd, capsys, no_int_digit_limit):
     assert (status, out) == (0, "1" + "0" * 20_000 + "\n")
 
 
+# a UTF-8 byte-order mark at the start, as Notepad and other Windows editors save it
+BOM = b"\xef\xbb\xbf"
+
+
+@pytest.mark.parametrize("content", [BOM + b"12345", BOM + b"12345\r\n", BOM + b" 12345 \n"])
+def test_file_with_a_byte_order_mark(cwd, capsys, content):
+    (cwd / "a.txt").write_bytes(content)
+    status, out, err = run(["add", "@a.txt", "1"], capsys)
+    assert (status, out, err) == (0, "12346\n", "")
+    status, out, err = run(["add", "7", "@a.txt"], capsys)
+    assert (status, out, err) == (0, "12352\n", "")
+
+
+def test_stdin_with_a_byte_order_mark(monkeypatch, capsys):
+    # the bytes of standard input, as a real one gives them (sys.stdin.buffer)
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(BOM + b"5\r\n7\r\n")))
+    status, out, err = run(["add", "-"], capsys)
+    assert (status, out, err) == (0, "12\n", "")
+    stdin(monkeypatch, "\ufeff5\n7\n")  # a text stand-in without .buffer
+    status, out, err = run(["add", "-"], capsys)
+    assert (status, out, err) == (0, "12\n", "")
+
+
+def test_stdin_with_a_byte_order_mark_in_a_subprocess(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "gru_tutorial", "add", "-"],
+                          input=BOM + b"123\n877\n", capture_output=True, timeout=120,
+                          cwd=tmp_path)
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, b"1000\n", b"")
+
+
+# -- progress on a terminal, for long operands -----------------------------------------------
+
+
+@pytest.fixture
+def low_status_threshold(monkeypatch):
+    """Show the status from 10 digits instead of a million, so that the tests stay fast."""
+    monkeypatch.setattr(gru_tutorial.cli, "_STATUS_MIN_DIGITS", 10)
+
+
+def test_no_progress_when_stderr_is_not_a_terminal(capsys, low_status_threshold):
+    status, out, err = run(["add", "123456789", "987654321"], capsys)
+    assert (status, out, err) == (0, "1111111110\n", "")
+
+
+@pytest.fixture
+def terminal_stderr(monkeypatch):
+    """Make sys.stderr a pseudo-terminal; returns a function that reads what was written.
+
+    The test calls it once first, to attach the terminal (capsys replaces sys.stderr
+    after the fixtures are set up), then again for what the terminal received.
+    """
+    master, slave = pty.openpty()
+    stream = open(slave, "w", encoding="utf-8")  # closed below
+    assert stream.isatty()
+
+    def written():
+        if sys.stderr is not stream:
+            monkeypatch.setattr(sys, "stderr", stream)
+            return ""
+        stream.flush()
+        data = b""
+        while select.select([master], [], [], 0.2)[0]:
+            data += os.read(master, 1 << 16)
+        return data.decode()
+
+    yield written
+    stream.close()
+    os.close(master)
+
+
+def test_progress_on_a_terminal(capsys, low_status_threshold, terminal_stderr):
+    terminal_stderr()
+    status, out, _ = run(["add", "123456789", "987654321"], capsys)
+    assert (status, out) == (0, "1111111110\n")
+    shown = terminal_stderr()
+    for step in ("converting 18 digits to binary", "loading the model",
+                 "adding with the network (31 steps)", "converting the 31-bit sum to decimal"):
+        assert f"gru-tutorial add: {step}..." in shown, shown
+    assert shown.startswith("\r") and shown.endswith("\r\x1b[K")  # erased at the end
+    assert "\n" not in shown
+
+
+def test_no_progress_for_short_operands_on_a_terminal(capsys, terminal_stderr):
+    terminal_stderr()
+    status, out, _ = run(["add", "123456789", "987654321"], capsys)
+    assert (status, out) == (0, "1111111110\n")
+    assert terminal_stderr() == ""
+
+
+def test_progress_is_erased_before_an_error(capsys, low_status_threshold, terminal_stderr,
+                                            tmp_path):
+    terminal_stderr()
+    status, out, _ = run(["add", "123456789", "987654321", "--model",
+                          str(tmp_path / "missing")], capsys)
+    assert (status, out) == (2, "")
+    shown = terminal_stderr()
+    # the status is erased, then the error is the one line left on the terminal
+    assert "loading the model" in shown
+    assert shown.endswith("\r\x1b[K" + shown.rsplit("\r\x1b[K", 1)[1])
+    error = shown.rsplit("\r\x1b[K", 1)[1]
+    assert error.startswith("gru-tutorial add: error:") and "missing" in error, shown
+    assert error.endswith("\n") and error.count("\n") == 1
+
+
+@pytest.mark.slow
+def test_progress_for_a_million_digits_in_a_real_terminal(tmp_path, no_int_digit_limit):
+    rng = np.random.default_rng(1)
+    (tmp_path / "a.txt").write_text(random_digits(rng, 600_000))
+    (tmp_path / "b.txt").write_text(random_digits(rng, 500_000))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "gru_tutorial", "add", "@a.txt", "@b.txt"],
+                            stdout=subprocess.PIPE, stderr=slave, cwd=tmp_path)
+    os.close(slave)
+    out = proc.stdout.read()
+    assert proc.wait(timeout=300) == 0
+    shown = b""
+    while select.select([master], [], [], 0.5)[0]:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:  # the terminal's other end is closed
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(master)
+    assert b"adding with the network" in shown and shown.endswith(b"\r\x1b[K")
+    a, b = ((tmp_path / name).read_text() for name in ("a.txt", "b.txt"))
+    assert int(out) == int(a) + int(b)
+
+
 # -- --engine -------------------------------------------------------------------------------
 
 
@@ -127,16 +260,16 @@ def test_engine_tf_prints_the_same(capsys, operands, wrong_model):
 @pytest.mark.parametrize("command", [["add", "5", "7"], ["eval", "--bits", "5", "--count", "3"]])
 @pytest.mark.parametrize("engine", [None, "numpy", "tf"])
 def test_engine_option_picks_the_engine(monkeypatch, capsys, pretrained, command, engine):
-    """Output alone cannot tell the engines apart: record which loader runs."""
+    """Output alone cannot tell the engines apart: record which model gets built."""
     import gru_tutorial.engine
-    import gru_tutorial.saving
+    from gru_tutorial.model import BitAdder
 
     used = []
-    numpy_model = gru_tutorial.engine.load_pretrained()
-    monkeypatch.setattr(gru_tutorial.engine, "load_pretrained",
-                        lambda: used.append("numpy") or numpy_model)
-    monkeypatch.setattr(gru_tutorial.saving, "load_pretrained",
-                        lambda: used.append("tf") or pretrained)
+    real = gru_tutorial.engine.NumpyAdder
+    monkeypatch.setattr(gru_tutorial.engine, "NumpyAdder",
+                        lambda weights: used.append("numpy") or real(weights))
+    monkeypatch.setattr(BitAdder, "from_weights",
+                        classmethod(lambda cls, weights: used.append("tf") or pretrained))
     status, _, err = run([*command, *(["--engine", engine] if engine else [])], capsys)
     assert status == 0, err
     assert used == [engine or "numpy"]
@@ -172,7 +305,8 @@ FILES = {
     "fullwidth.txt": "\uff11\uff12".encode(), "latin1.txt": b"12\xe934",
     "invalid-utf8.txt": b"\xff\xfe1\x002\x00", "nul.txt": b"12\x0034",
     "negative.txt": b"-5\n", "plus.txt": b"+5", "float.txt": b"1.5", "hex.txt": b"0x10",
-    "empty.txt": b"", "blank.txt": b" \n\t\r\n", "bom.txt": b"\xef\xbb\xbf12",
+    "empty.txt": b"", "blank.txt": b" \n\t\r\n", "bom-only.txt": b"\xef\xbb\xbf",
+    "two-boms.txt": b"\xef\xbb\xbf\xef\xbb\xbf12", "bom-later.txt": b"1\xef\xbb\xbf2",
 }
 
 

@@ -378,6 +378,7 @@ assert max(max(a, b) for a, b in EDGE_PAIRS).bit_length() < 4096  # one XLA buck
 
 
 
+@pytest.mark.slow
 def test_bundled_add_gives_the_same_integers_as_keras(bundled):
     tf_model = load_pretrained()
     for p, q in EDGE_PAIRS:

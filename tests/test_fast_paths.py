@@ -110,6 +110,7 @@ def test_manual_gradient_matches_automatic(dtype):
         np.testing.assert_allclose(a, b, rtol=0, atol=tol)
 
 
+@pytest.mark.slow
 def test_manual_gradient_initial_state_and_xla():
     cell = GRUCell(8, 2, seed=9)
     x, _ = data("float32", batch=3, time=12, seed=10)

@@ -44,6 +44,7 @@ def tape_log10_norms(model, x):
                               for b in range(batch)]) for t in range(time)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", CELLS)
 def test_jacobian_norms_match_tape_jacobian(kind):
     model = BitAdder(3, dtype="float64", seed=1, cell=kind)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from reference import weights_by_path
 
-from gru_tutorial.evaluate import EvalResult, adversarial_pairs
 from gru_tutorial.adder import CONFIG_NAME, PRETRAINED_DIR
+from gru_tutorial.evaluate import EvalResult, adversarial_pairs
 from gru_tutorial.train import RECIPES, Recipe, train
 
 
@@ -39,12 +39,14 @@ def check_converged(result):
         assert result.model.add(a, b) == a + b
 
 
+@pytest.mark.slow
 def test_fast_converges_seed_0(fast_seed0):
     check_converged(fast_seed0)
     assert fast_seed0.seed == 0 and fast_seed0.recipe == RECIPES["fast"]
 
 
 @pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.slow
 def test_fast_converges(seed, fast_seed0):
     result = train("fast", seed=seed, progress=False)
     check_converged(result)
@@ -54,6 +56,7 @@ def test_fast_converges(seed, fast_seed0):
     assert not np.array_equal(result.model.cell.W_z.numpy(), fast_seed0.model.cell.W_z.numpy())
 
 
+@pytest.mark.slow
 def test_same_seed_same_weights(fast_seed0):
     again = train("fast", seed=0, progress=False)
     assert again.iterations == fast_seed0.iterations
@@ -64,6 +67,7 @@ def test_same_seed_same_weights(fast_seed0):
         assert np.array_equal(one[key], two[key]), key
 
 
+@pytest.mark.slow
 def test_seed_recipe_short_run_not_converged():
     result = train("seed", seed=0, max_steps=50, progress=False)
     assert not result.converged
@@ -117,6 +121,7 @@ def test_bad_arguments(kwargs):
         train(**{"progress": False, **kwargs})
 
 
+@pytest.mark.slow
 def test_bundled_model_is_reproducible(pretrained, small_seed4):
     """The bundled model is what train(recipe, seed) from its config.json produces."""
     config = json.loads((PRETRAINED_DIR / CONFIG_NAME).read_text())
@@ -140,6 +145,7 @@ def test_bundled_model_is_reproducible(pretrained, small_seed4):
         assert np.allclose(retrained[key], bundled[key], rtol=0, atol=1e-4), key
 
 
+@pytest.mark.slow
 def test_extra_steps_go_on_after_the_stopping_rule(small_seed4):
     from dataclasses import replace
 
@@ -174,6 +180,7 @@ def test_training_batches_and_held_out_sets():
         held_out_sets("fast", -1)
 
 
+@pytest.mark.slow
 def test_trainer_callbacks_see_every_step_and_can_stop():
     from gru_tutorial.train import Trainer
 
@@ -192,6 +199,7 @@ def test_trainer_callbacks_see_every_step_and_can_stop():
     assert not result.converged and set(result.evaluation) == {20, 200, 1000, "adversarial"}
 
 
+@pytest.mark.slow
 def test_trainer_can_go_on_after_the_stopping_rule(fast_seed0):
     from gru_tutorial.train import Trainer
 
@@ -221,6 +229,7 @@ def test_trainer_takes_another_model_and_checks_overrides():
         Trainer("fast", max_steps=0)
 
 
+@pytest.mark.slow
 def test_train_step_agrees_across_loops():
     """Every loop over time (chosen when the model is built) trains alike, and it learns."""
     import tensorflow as tf
@@ -240,6 +249,7 @@ def test_train_step_agrees_across_loops():
     assert losses["scan"][-1] < losses["scan"][0]  # it learns
 
 
+@pytest.mark.slow
 def test_held_out_check_decides_as_tensorflow_along_a_run():
     """At every step of a short run, the NumPy check passes exactly when TensorFlow's does."""
     from gru_tutorial.evaluate import evaluate_sets
@@ -277,6 +287,7 @@ def test_held_out_check_hands_close_calls_to_tensorflow(monkeypatch, pretrained)
     assert trainer.check(pretrained) is not None and calls == [1]  # every call is close
 
 
+@pytest.mark.slow
 def test_trainer_check_hook_default_and_custom():
     from dataclasses import replace
 
@@ -305,6 +316,7 @@ def test_trainer_check_hook_default_and_custom():
     ("fast", None, False, "scan"), ("fast", "rnn", None, "scan"), ("fast", "lstm", True, "scan"),
     ("seed", None, True, "manual"),
 ])
+@pytest.mark.slow
 def test_trainer_uses_the_hand_derived_gradient_where_the_recipe_and_cell_allow(
         recipe, cell, override, expected):
     from gru_tutorial.train import Trainer
@@ -315,6 +327,7 @@ def test_trainer_uses_the_hand_derived_gradient_where_the_recipe_and_cell_allow(
     trainer.run()
 
 
+@pytest.mark.slow
 def test_both_gradients_train_alike():
     """The hand-derived and TensorFlow's gradients give the same run up to rounding."""
     from gru_tutorial.train import Trainer

@@ -264,6 +264,7 @@ NOISE = [(0.03, 0), (0.03, 1), (0.1, 0), (0.1, 2), (0.12, 0), (0.12, 1), (0.12, 
          (0.12, 3), (0.16, 2), (0.2, 0)]
 
 
+@pytest.mark.slow
 def test_perturbed_models_certified_only_if_right(bundled, scratch):
     certified, wrong = [], []
     for scale, seed in NOISE:

@@ -4,14 +4,17 @@ The package behind the book in ``book/``. Modules:
 
 ``checks``    one argument checker, the errors, the size limits (no TensorFlow)
 ``recipes``   the ``seed``, ``fast`` and ``small`` training recipes (no TensorFlow)
+``adder``     a trained adder's weights without TensorFlow, and the one loader
+              of saved models (no TensorFlow)
 ``bits``      integers <-> reversed bitstrings
-``data``      addition problems as bit sequences; carries and carry chains
+``data``      addition problems as bit sequences; carries and carry chains; a
+              recipe's training batches and held-out sets
 ``cell``      the GRU cell from the four equations, and the bridge to Keras
 ``cells``     a plain RNN and an LSTM built the same way, Keras's GRU, ``make_cell``
 ``model``     the bit adder (cell over time + readout), ``BitAdder.add``
 ``train``     the training loop (``Trainer``, ``train()``, ``make_train_step``)
-``evaluate``  exact and bit accuracy, adversarial sums, ``evaluate()``
-``saving``    save/load (Keras weights + JSON), the bundled pretrained model
+``evaluate``  exact and bit accuracy, ``evaluate()``, the held-out checks of training
+``saving``    save a model, load it as a TensorFlow model
 ``seeding``   ``set_seed()`` for reproducible runs, ``derive_seeds()``
 ``exercises`` ``check_gru_step()`` and ``check_gru_run()``: checkers for the exercises
               in which you write a GRU step and the loop over time yourself
@@ -21,6 +24,7 @@ The package behind the book in ``book/``. Modules:
               reaches, accuracy by length, the GRU's conventions and parameter counts
 ``engine``    ``NumpyAdder``: a saved model's forward pass without TensorFlow (NumPy, numba)
 ``web``       the bundled model's weights as JavaScript, for the book's page "Try it"
+``notebook``  ``show_source`` and ``load_results``, for the chapters
 ``cli``       the ``gru-tutorial`` command
 
 Names are loaded lazily, so ``import gru_tutorial`` is quick and TensorFlow is
@@ -43,7 +47,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "ArgumentError": "checks", "ModelFileError": "checks",
+    "ArgumentError": "checks", "ModelFileError": "checks", "AdderWeights": "adder",
     "BitsError": "bits", "from_bits": "bits", "to_bits": "bits",
     "GRUCell": "cell", "copy_keras_gru_weights": "cell", "from_keras_gru": "cell",
     "RecurrentCell": "cell",

@@ -28,7 +28,7 @@ from .seeding import derive_seeds
 
 __all__ = ["RecurrentCell", "GRUCell", "from_keras_gru", "copy_keras_gru_weights",
            "scan_manual_gradient", "gru_step_parts", "make_initializer", "INITIALIZERS", "LOOPS",
-           "keras_layer_arrays"]
+           "keras_layer_arrays", "cell_options", "CELL_OPTIONS", "cell_from_keras"]
 
 _GATES = ("z", "r", "h")
 
@@ -74,6 +74,20 @@ def make_initializer(spec: str | keras.initializers.Initializer,
     raise ArgumentError(
         f"unknown initializer {spec!r}; use one of {INITIALIZERS} or a "
         "keras.initializers.Initializer")
+
+
+CELL_OPTIONS = {"kernel_initializer": "glorot_uniform", "recurrent_initializer": "orthogonal",
+                "bias_initializer": "zeros", "seed": None, "dtype": "float32", "loop": "scan"}
+"""The keyword arguments every cell takes, with their defaults (see :class:`RecurrentCell`)."""
+
+
+def cell_options(**options: object) -> dict:
+    """:data:`CELL_OPTIONS` updated with ``options``; an unknown name is an error."""
+    unknown = set(options) - set(CELL_OPTIONS)
+    if unknown:
+        raise ArgumentError(f"unknown cell option(s) {sorted(unknown)}; choose from "
+                            f"{sorted(CELL_OPTIONS)}")
+    return {**CELL_OPTIONS, **options}
 
 
 def check_cell_args(units: int, input_dim: int, dtype: str,
@@ -530,9 +544,30 @@ def from_keras_gru(layer: keras.layers.GRU) -> GRUCell:
     GRUCell
         A cell of the layer's size and dtype holding the converted weights.
     """
-    if not isinstance(layer, keras.layers.GRU) or not layer.built:
-        raise ValueError("layer must be a built keras.layers.GRU")
+    return cell_from_keras(layer, keras.layers.GRU, GRUCell, copy_keras_gru_weights)
+
+
+def cell_from_keras(layer: keras.layers.Layer, kind: type, cell_type: type,
+                    copy) -> RecurrentCell:
+    """A new ``cell_type`` of a built Keras layer's size and dtype, holding its weights.
+
+    Parameters
+    ----------
+    layer : keras.layers.Layer
+        A built layer of class ``kind``.
+    kind, cell_type : type
+        The Keras layer class and the package's cell class.
+    copy : callable
+        ``copy(layer, cell)``, e.g. :func:`copy_keras_gru_weights`.
+
+    Returns
+    -------
+    RecurrentCell
+        The new cell.
+    """
+    if not isinstance(layer, kind) or not layer.built:
+        raise ValueError(f"layer must be a built keras.layers.{kind.__name__}")
     kernel = layer.get_weights()[0]
-    cell = GRUCell(layer.units, kernel.shape[0], dtype=str(kernel.dtype))
-    copy_keras_gru_weights(layer, cell)
+    cell = cell_type(layer.units, kernel.shape[0], dtype=str(kernel.dtype))
+    copy(layer, cell)
     return cell

@@ -28,7 +28,15 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from .cell import GRUCell, RecurrentCell, check_cell_args, keras_layer_arrays, make_initializer
+from .cell import (
+    GRUCell,
+    RecurrentCell,
+    cell_from_keras,
+    cell_options,
+    check_cell_args,
+    keras_layer_arrays,
+    make_initializer,
+)
 from .checks import ArgumentError, check_choice
 from .recipes import CELLS
 from .seeding import derive_seeds
@@ -112,14 +120,15 @@ class LSTMCell(RecurrentCell):
 
     Parameters
     ----------
-    units, input_dim, kernel_initializer, recurrent_initializer, bias_initializer, seed, dtype
-        As for :class:`~gru_tutorial.cell.GRUCell`.
+    units, input_dim : int
+        As for :class:`~gru_tutorial.cell.RecurrentCell`.
     unit_forget_bias : bool
         Start the forget gate's bias ``b_f`` at 1 instead of the bias
         initializer's value, as Keras does by default (Jozefowicz et al., 2015):
         the cell then starts out remembering.
-    name : str, optional
-        Layer name (default ``'lstm_cell'``).
+    **options
+        The other arguments of :class:`~gru_tutorial.cell.RecurrentCell`
+        (initializers, seed, dtype, loop, name; default name ``'lstm_cell'``).
 
     Attributes
     ----------
@@ -135,27 +144,11 @@ class LSTMCell(RecurrentCell):
     GATES = ("i", "f", "o", "c")
     NAME = "lstm_cell"
 
-    def __init__(
-        self,
-        units: int,
-        input_dim: int,
-        *,
-        kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
-        recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
-        bias_initializer: str | keras.initializers.Initializer = "zeros",
-        seed: int | None = None,
-        dtype: str = "float32",
-        loop: str = "scan",
-        unit_forget_bias: bool = True,
-        name: str | None = None,
-    ) -> None:
+    def __init__(self, units: int, input_dim: int, *, unit_forget_bias: bool = True,
+                 **options: object) -> None:
         if not isinstance(unit_forget_bias, bool):
             raise ArgumentError(f"unit_forget_bias must be True or False, got {unit_forget_bias!r}")
-        super().__init__(units, input_dim,
-                         kernel_initializer=kernel_initializer,
-                         recurrent_initializer=recurrent_initializer,
-                         bias_initializer=bias_initializer, seed=seed, dtype=dtype, loop=loop,
-                         name=name)
+        super().__init__(units, input_dim, **options)
         if unit_forget_bias:
             self.b_f.assign(tf.ones_like(self.b_f))
 
@@ -216,12 +209,15 @@ class KerasGRU(keras.layers.Layer):
 
     Parameters
     ----------
-    units, input_dim, kernel_initializer, recurrent_initializer, bias_initializer, seed, dtype
-        As for :class:`~gru_tutorial.cell.GRUCell`.
+    units, input_dim : int
+        As for :class:`~gru_tutorial.cell.RecurrentCell`.
     reset_after : bool
         Keras's option: apply the reset gate after the recurrent matmul.
     name : str
         Layer name.
+    **options
+        Initializers, seed and dtype as for :class:`~gru_tutorial.cell.RecurrentCell`
+        (:func:`~gru_tutorial.cell.cell_options`); ``loop`` must be ``'scan'``.
 
     Attributes
     ----------
@@ -229,32 +225,23 @@ class KerasGRU(keras.layers.Layer):
         The wrapped layer (``return_sequences=True``).
     """
 
-    def __init__(
-        self,
-        units: int,
-        input_dim: int,
-        *,
-        kernel_initializer: str | keras.initializers.Initializer = "glorot_uniform",
-        recurrent_initializer: str | keras.initializers.Initializer = "orthogonal",
-        bias_initializer: str | keras.initializers.Initializer = "zeros",
-        seed: int | None = None,
-        dtype: str = "float32",
-        loop: str = "scan",
-        reset_after: bool = True,
-        name: str = "keras_gru",
-    ) -> None:
-        units, input_dim, seed = check_cell_args(units, input_dim, dtype, seed)
-        if loop != "scan":
+    def __init__(self, units: int, input_dim: int, *, reset_after: bool = True,
+                 name: str = "keras_gru", **options: object) -> None:
+        options = cell_options(**options)
+        units, input_dim, seed = check_cell_args(units, input_dim, options["dtype"],
+                                                 options["seed"])
+        if options["loop"] != "scan":
             raise ArgumentError(f"a KerasGRU runs Keras's own loop: loop must be 'scan', "
-                                f"got {loop!r}")
+                                f"got {options['loop']!r}")
+        dtype = options["dtype"]
         super().__init__(dtype=dtype, name=name)
         self.units, self.input_dim = units, input_dim
         seeds = derive_seeds(seed, 3) if seed is not None else [None] * 3
         self.layer = keras.layers.GRU(
             units, return_sequences=True, reset_after=reset_after, dtype=dtype,
-            kernel_initializer=make_initializer(kernel_initializer, seeds[0]),
-            recurrent_initializer=make_initializer(recurrent_initializer, seeds[1]),
-            bias_initializer=make_initializer(bias_initializer, seeds[2]))
+            kernel_initializer=make_initializer(options["kernel_initializer"], seeds[0]),
+            recurrent_initializer=make_initializer(options["recurrent_initializer"], seeds[1]),
+            bias_initializer=make_initializer(options["bias_initializer"], seeds[2]))
         self.layer.build((None, None, input_dim))
         self.built = True
 
@@ -318,19 +305,10 @@ def make_cell(kind: str, units: int, input_dim: int, *,
 
 
 def copy_keras_simple_rnn_weights(layer: keras.layers.SimpleRNN, cell: RNNCell) -> None:
-    """Copy the weights of a Keras ``SimpleRNN`` into ``cell`` (the same equation).
+    """Copy the weights of a built Keras ``SimpleRNN`` (the same equation) into ``cell``.
 
-    Parameters
-    ----------
-    layer : keras.layers.SimpleRNN
-        A built layer with ``activation='tanh'`` and ``use_bias=True``.
-    cell : RNNCell
-        Destination cell with the same ``units`` and ``input_dim``.
-
-    Raises
-    ------
-    ValueError
-        If the layer is not a compatible, built ``SimpleRNN``.
+    The layer must use tanh and a bias, and match the cell's size; otherwise a
+    ``ValueError`` (:func:`~gru_tutorial.cell.keras_layer_arrays`).
     """
     kernel, recurrent, bias = keras_layer_arrays(layer, keras.layers.SimpleRNN, cell, RNNCell, 1)
     cell.W.assign(kernel)
@@ -339,22 +317,12 @@ def copy_keras_simple_rnn_weights(layer: keras.layers.SimpleRNN, cell: RNNCell) 
 
 
 def copy_keras_lstm_weights(layer: keras.layers.LSTM, cell: LSTMCell) -> None:
-    """Copy the weights of a Keras ``LSTM`` into ``cell``.
+    """Copy the weights of a built Keras ``LSTM`` into ``cell``.
 
     Keras computes the same equations and stores the four blocks side by side
-    in the order i, f, c, o.
-
-    Parameters
-    ----------
-    layer : keras.layers.LSTM
-        A built layer with tanh and sigmoid activations and ``use_bias=True``.
-    cell : LSTMCell
-        Destination cell with the same ``units`` and ``input_dim``.
-
-    Raises
-    ------
-    ValueError
-        If the layer is not a compatible, built ``LSTM``.
+    in the order i, f, c, o. The layer must use tanh, sigmoid and biases, and
+    match the cell's size; otherwise a ``ValueError``
+    (:func:`~gru_tutorial.cell.keras_layer_arrays`).
     """
     kernel, recurrent, bias = keras_layer_arrays(layer, keras.layers.LSTM, cell, LSTMCell, 4)
     u = cell.units
@@ -367,19 +335,9 @@ def copy_keras_lstm_weights(layer: keras.layers.LSTM, cell: LSTMCell) -> None:
 
 def from_keras_simple_rnn(layer: keras.layers.SimpleRNN) -> RNNCell:
     """A new :class:`RNNCell` computing the same function as a built Keras ``SimpleRNN``."""
-    if not isinstance(layer, keras.layers.SimpleRNN) or not layer.built:
-        raise ValueError("layer must be a built keras.layers.SimpleRNN")
-    kernel = layer.get_weights()[0]
-    cell = RNNCell(layer.units, kernel.shape[0], dtype=str(kernel.dtype))
-    copy_keras_simple_rnn_weights(layer, cell)
-    return cell
+    return cell_from_keras(layer, keras.layers.SimpleRNN, RNNCell, copy_keras_simple_rnn_weights)
 
 
 def from_keras_lstm(layer: keras.layers.LSTM) -> LSTMCell:
     """A new :class:`LSTMCell` computing the same function as a built Keras ``LSTM``."""
-    if not isinstance(layer, keras.layers.LSTM) or not layer.built:
-        raise ValueError("layer must be a built keras.layers.LSTM")
-    kernel = layer.get_weights()[0]
-    cell = LSTMCell(layer.units, kernel.shape[0], dtype=str(kernel.dtype))
-    copy_keras_lstm_weights(layer, cell)
-    return cell
+    return cell_from_keras(layer, keras.layers.LSTM, LSTMCell, copy_keras_lstm_weights)

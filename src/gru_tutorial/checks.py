@@ -90,7 +90,8 @@ def check_choice(value: object, name: str, choices: tuple) -> str:
     return value
 
 
-def check_input_shape(x: object, y: object = None) -> None:
+def check_input_shape(x: object, y: object = None,
+                      error: type[ValueError] = ArgumentError) -> None:
     """Refuse inputs that are not ``(batch, time, 2)`` bit pairs (and targets ``(batch, time)``).
 
     Parameters
@@ -99,20 +100,22 @@ def check_input_shape(x: object, y: object = None) -> None:
         Inputs; anything with ``shape``.
     y : array, optional
         Targets, of shape ``(batch, time)`` or ``(batch, time, 1)``.
+    error : type
+        Exception class to raise (as for :func:`check_int`).
 
     Raises
     ------
     ArgumentError
-        Naming the shapes found.
+        (or ``error``) naming the shapes found.
     """
     shape = tuple(getattr(x, "shape", ()))
     if len(shape) != 3 or shape[2] != 2 or shape[0] < 1 or shape[1] < 1:
-        raise ArgumentError(
+        raise error(
             f"x must have shape (batch, time, 2) with batch, time >= 1, got {shape}")
     if y is not None:
         y_shape = tuple(getattr(y, "shape", ()))
         if y_shape not in (shape[:2], (*shape[:2], 1)):
-            raise ArgumentError(f"y must have shape (batch, time) or (batch, time, 1) to match "
+            raise error(f"y must have shape (batch, time) or (batch, time, 1) to match "
                                 f"x {shape}, got {y_shape}")
 
 
@@ -136,4 +139,4 @@ def check_steps(count: int, steps: int, what: str) -> None:
         shown = f"{total:,}" if total.bit_length() < 200 else f"a {total.bit_length()}-bit number"
         raise ArgumentError(
             f"{what} = {shown} time steps is more than the limit of {MAX_STEPS:,} "
-            "(about 512 MiB of inputs); use fewer or shorter sums")
+            "that one batch may hold; use fewer or shorter sums")

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bits import BitsError, check_nonnegative_int, to_bits
-from .checks import check_int, check_steps
+from .checks import check_input_shape, check_int, check_steps
 from .recipes import Recipe, get_recipe
 
 __all__ = [
@@ -242,8 +242,7 @@ def _operand_bits(x: AdditionBatch | np.ndarray) -> tuple[np.ndarray, np.ndarray
         arr = np.asarray(arr)
     except (TypeError, ValueError) as exc:
         raise BitsError(f"x must be an array of 0s and 1s: {exc}") from None
-    if arr.ndim != 3 or arr.shape[2] != 2:
-        raise BitsError(f"x must have shape (batch, time, 2), got {arr.shape}")
+    check_input_shape(arr, error=BitsError)
     if arr.dtype.kind not in "biuf":
         raise BitsError(f"x must hold only 0 and 1, got dtype {arr.dtype}")
     ones = arr == 1

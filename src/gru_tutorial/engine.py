@@ -104,6 +104,14 @@ def _sigmoid(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def _pair_codes(x: np.ndarray) -> np.ndarray:
+    """The index ``2 a + b`` of each step's bit pair, int8 ``(batch, time)``, one byte a step."""
+    k = (x[..., 0] > 0.5).astype(np.int8)
+    k <<= 1
+    k |= x[..., 1] > 0.5
+    return k
+
+
 class NumpyAdder:
     """A trained bit adder's forward pass in NumPy (float32).
 
@@ -162,7 +170,7 @@ class NumpyAdder:
         x = np.asarray(x)
         check_input_shape(x)
         check_steps(x.shape[0], x.shape[1], "batch x time")
-        k = (2 * (x[..., 0] > 0.5) + (x[..., 1] > 0.5)).astype(np.int8)
+        k = _pair_codes(x)
         if self.cell == "gru" and k.size >= NUMBA_MIN_STEPS and k.shape[0] <= NUMBA_MAX_BATCH \
                 and have_numba():
             return kernel()(k, *self.kernel_args())
@@ -199,8 +207,7 @@ class NumpyAdder:
         x, y = np.asarray(x), np.asarray(y)
         check_input_shape(x, y)
         y = y.reshape(x.shape[:2])
-        k = (2 * (x[..., 0] > 0.5) + (x[..., 1] > 0.5)).astype(np.int8)
-        return self._logits_numpy(k, targets=y > 0.5)
+        return self._logits_numpy(_pair_codes(x), targets=y > 0.5)
 
     def _logits_numpy(self, k: np.ndarray, targets: np.ndarray | None = None):
         """The loop over time in NumPy, vectorised over the batch.

@@ -13,12 +13,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
-from .checks import ArgumentError, check_int, check_steps
+from .checks import ArgumentError, check_input_shape, check_int, check_steps
 from .data import random_batch
 from .evaluate import evaluate, evaluate_adversarial, score_batch
 from .model import trace_once_per_instance
@@ -100,9 +100,7 @@ def jacobian_norms(model, x: np.ndarray) -> np.ndarray:
     if cell is None or not hasattr(cell, "step"):
         raise ArgumentError(f"expected a BitAdder, got {type(model).__name__}")
     x = np.asarray(x)
-    if x.ndim != 3 or x.shape[2] != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise ArgumentError(f"x must have shape (batch, time, 2) with batch, time >= 1, "
-                            f"got {x.shape}")
+    check_input_shape(x)
     check_steps(x.shape[0], x.shape[1], "batch x time")
     fn = tf.function(_jacobian_log_norms, autograph=False)
     trace_once_per_instance(fn)
@@ -171,51 +169,29 @@ def accuracy_by_length(model, bits: Sequence[int], count: int = 100,
     return out
 
 
-@dataclass(frozen=True)
-class GRUConvention:
-    """One way of writing the GRU.
+class GRUConvention(NamedTuple):
+    """One way of writing the GRU: a row of the chapter's conventions table."""
 
-    Attributes
-    ----------
-    name : str
-        Who writes it this way.
-    new_state : str
-        The last equation: which of ``h`` and ``h~`` the update gate ``z`` weighs.
-    reset : str
-        Where the reset gate acts: ``'before U_h'`` (``(r * h) U_h``) or
-        ``'after U_h'`` (``r * (h U_h + b)``).
-    biases : str
-        Which biases exist.
-    biases_per_gate : int
-        0, 1 or 2 bias vectors per gate.
-    source : str
-        Where it is written (a bibliography key of the book, or a documentation page).
-    """
-
-    name: str
-    new_state: str
-    reset: str
-    biases: str
-    biases_per_gate: int
-    source: str
+    name: str  # who writes it this way
+    new_state: str  # the last equation: which of h and h~ the update gate z weighs
+    reset: str  # where r acts: "before U_h", (r * h) U_h, or "after U_h", r * (h U_h + b)
+    biases: str  # which biases exist
+    biases_per_gate: int  # 0, 1 or 2 bias vectors per gate
+    source: str  # where it is written: a key of the book's bibliography
 
 
-GRU_CONVENTIONS: tuple[GRUConvention, ...] = (
-    GRUConvention("Cho et al. 2014 (arXiv v1)", "z*h + (1-z)*h~", "after U_h",
-                  "none written", 0, "cho2014"),
-    GRUConvention("Cho et al. 2014 (arXiv v3)", "z*h + (1-z)*h~", "before U_h",
-                  "none written", 0, "cho2014"),
-    GRUConvention("This book (Chung et al. 2014)", "(1-z)*h + z*h~", "before U_h",
-                  "b_z, b_r, b_h", 1, "chung2014"),
-    GRUConvention("Keras GRU(reset_after=False)", "z*h + (1-z)*h~", "before U_h",
-                  "one per gate", 1, "kerasgru"),
-    GRUConvention("Keras GRU(reset_after=True), the default", "z*h + (1-z)*h~", "after U_h",
-                  "input and recurrent, per gate", 2, "kerasgru"),
-    GRUConvention("cuDNN", "z*h + (1-z)*h~", "after U_h",
-                  "b_W and b_R, per gate", 2, "cudnn"),
-    GRUConvention("PyTorch nn.GRU (n_t)", "(1-z)*n + z*h", "after U_h",
-                  "b_i and b_h, per gate", 2, "pytorchgru"),
-)
+_Z_KEEPS_H, _AFTER = "z*h + (1-z)*h~", "after U_h"  # the most common entries
+GRU_CONVENTIONS: tuple[GRUConvention, ...] = tuple(GRUConvention(*row) for row in (
+    ("Cho et al. 2014 (arXiv v1)", _Z_KEEPS_H, _AFTER, "none written", 0, "cho2014"),
+    ("Cho et al. 2014 (arXiv v3)", _Z_KEEPS_H, "before U_h", "none written", 0, "cho2014"),
+    ("This book (Chung et al. 2014)", "(1-z)*h + z*h~", "before U_h", "b_z, b_r, b_h", 1,
+     "chung2014"),
+    ("Keras GRU(reset_after=False)", _Z_KEEPS_H, "before U_h", "one per gate", 1, "kerasgru"),
+    ("Keras GRU(reset_after=True), the default", _Z_KEEPS_H, _AFTER,
+     "input and recurrent, per gate", 2, "kerasgru"),
+    ("cuDNN", _Z_KEEPS_H, _AFTER, "b_W and b_R, per gate", 2, "cudnn"),
+    ("PyTorch nn.GRU (n_t)", "(1-z)*n + z*h", _AFTER, "b_i and b_h, per gate", 2, "pytorchgru"),
+))
 """The GRU formulations of the chapter's conventions table."""
 
 

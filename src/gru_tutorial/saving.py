@@ -47,23 +47,10 @@ def save_model(model: BitAdder, directory: str | Path, info: dict | None = None)
 
 
 def load_model(directory: str | Path) -> BitAdder:
-    """Load a model saved by :func:`save_model` (checked by :func:`gru_tutorial.adder.load`).
+    """The model saved in ``directory`` as a :class:`BitAdder`, with its ``info``.
 
-    Parameters
-    ----------
-    directory : str or Path
-        The saved model's directory.
-
-    Returns
-    -------
-    BitAdder
-        The model, with its weights and the saved ``info``.
-
-    Raises
-    ------
-    ModelFileError
-        If the directory, config or weights file is missing or corrupt, or they
-        do not match.
+    Read and checked by :func:`gru_tutorial.adder.load` (which raises
+    :class:`ModelFileError` for a missing, corrupt or inconsistent model).
     """
     from .model import BitAdder
 

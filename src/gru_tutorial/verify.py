@@ -38,6 +38,7 @@ given those two accuracy assumptions.
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -46,6 +47,7 @@ import numpy as np
 
 from .adder import AdderWeights, as_weights
 from .checks import ArgumentError, check_int
+from .data import carries
 
 __all__ = ["gru_weights", "gates", "step", "logits", "HistoryGraph", "Certificate",
            "VerifyResult", "FUNCTION_ERROR", "MEAN_VALUE_MAX_UNITS", "image",
@@ -515,35 +517,47 @@ def _readout(w: AdderWeights, graph: HistoryGraph, lo: np.ndarray, hi: np.ndarra
     return llo, lhi, np.where(graph.sum_bit[1:] == 1, llo, -lhi)
 
 
-def _simulate(w: AdderWeights, graph: HistoryGraph, sequences: int, steps: int, seed: int):
+@functools.lru_cache(maxsize=1)  # verify() tries several graphs on the same runs
+def _runs(w: AdderWeights, sequences: int, steps: int, seed: int):
     """Float64 runs on random inputs of mixed density.
 
-    Returns the state hulls per node and the first wrong output bit, if any, as
-    ``(a, b, bits)``.
+    Returns the input codes ``(steps, sequences)``, the states ``(steps, sequences,
+    units)`` and the first wrong output bit, if any, as ``(a, b, bits)``.
     """
     rng = np.random.default_rng(seed)
     density = rng.uniform(0.05, 0.95, size=(sequences, 1))
     a = rng.random((sequences, steps)) < density
     b = rng.random((sequences, steps)) < density
-    codes = 2 * a.astype(np.int64) + b
-    n = len(graph.nodes)
-    lo = np.full((n, w.units), np.inf)
-    hi = np.full((n, w.units), -np.inf)
-    lo[0] = hi[0] = 0.0
+    codes = (2 * a.astype(np.int64) + b).T
+    carry_in = np.zeros_like(a)
+    carry_in[:, 1:] = carries(np.stack([a, b], axis=-1))[:, :-1]
+    sum_bit = (a ^ b ^ carry_in).T
     h = np.zeros((sequences, w.units))
-    node = np.zeros(sequences, dtype=np.int64)
+    states = np.empty((steps, sequences, w.units))
     wrong = None
     for t in range(steps):
-        h = step(w, h, _INPUTS[codes[:, t]])
-        node = graph.target[node, codes[:, t]]
-        np.minimum.at(lo, node, h)
-        np.maximum.at(hi, node, h)
+        h = states[t] = step(w, h, _INPUTS[codes[t]])
         if wrong is None:
-            bad = np.flatnonzero((logits(w, h) > 0) != (graph.sum_bit[node] == 1))
+            bad = np.flatnonzero((logits(w, h) > 0) != sum_bit[t])
             if bad.size:
                 i = int(bad[0])
                 wrong = (sum(int(v) << k for k, v in enumerate(a[i, : t + 1])),
                          sum(int(v) << k for k, v in enumerate(b[i, : t + 1])), t + 1)
+    return codes, states, wrong
+
+
+def _simulate(w: AdderWeights, graph: HistoryGraph, sequences: int, steps: int, seed: int):
+    """The state hulls per node of the runs of :func:`_runs`, and their first wrong bit."""
+    codes, states, wrong = _runs(w, sequences, steps, seed)
+    n = len(graph.nodes)
+    lo = np.full((n, w.units), np.inf)
+    hi = np.full((n, w.units), -np.inf)
+    lo[0] = hi[0] = 0.0
+    node = np.zeros(sequences, dtype=np.int64)
+    for t in range(steps):
+        node = graph.target[node, codes[t]]
+        np.minimum.at(lo, node, states[t])
+        np.maximum.at(hi, node, states[t])
     return lo, hi, wrong
 
 
