@@ -7,11 +7,11 @@ WARM   := $(VENV)/.numba-warm
 NOTEBOOKS := $(sort $(wildcard book/*.ipynb))
 UNIT   := $(BIN)/python -m pytest tests --ignore=tests/site -p no:nbval -o addopts="-p no:cacheprovider"
 
-.PHONY: help install test unit quick book execute lab bench lint pretrained clean
+.PHONY: help install test unit quick book execute fp-check lab bench lint pretrained clean
 
 # Every target, with the text after its "##": make help lists them all.
 help:  ## this list
-	@awk -F ':.*## ' '/^[a-z]+:.*## / { printf "make %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
+	@awk -F ':.*## ' '/^[a-z-]+:.*## / { printf "make %-11s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 $(STAMP): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ test: book  ## install, build, run unit tests + notebook checks (nbval) + site t
 unit: $(STAMP)  ## all the unit tests (tests/, no notebooks, no browser; several minutes)
 	$(UNIT)
 
-quick: $(STAMP)  ## the unit tests not marked slow: the edit-test loop (well under a minute)
+quick: $(STAMP)  ## the unit tests not marked slow: the edit-test loop (~1.5 min)
 	$(UNIT) -m "not slow"
 
 # Each notebook's first cell imports gru_tutorial, which quiets TensorFlow and seeds the run.
@@ -50,6 +50,10 @@ execute: $(STAMP)  ## re-run every notebook in place to refresh its stored outpu
 	$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 		--ExecutePreprocessor.record_timing=False --ExecutePreprocessor.timeout=600 $(NOTEBOOKS)
 	$(BIN)/nbstripout --keep-output --keep-count $(NOTEBOOKS)
+
+# The README's rule "Stored outputs on every CPU": run before committing re-executed notebooks.
+fp-check: $(STAMP)  ## re-run the notebooks on other floating-point paths; diff their outputs
+	$(BIN)/python benchmarks/fp_paths.py
 
 lab: $(STAMP)  ## open JupyterLab on book/ in the project's environment
 	$(BIN)/jupyter lab book/
@@ -59,7 +63,7 @@ bench: $(STAMP)  ## run the benchmarks (minutes), write benchmarks/results/
 
 # The bundled model is exactly what this produces; tests/test_train.py checks it.
 pretrained: $(STAMP)  ## retrain the bundled model (small recipe, seed 4)
-	$(BIN)/gru-tutorial train --recipe small --seed 4 --quiet --out src/gru_tutorial/pretrained
+	$(BIN)/gru-tutorial train --recipe small --seed 4 --quiet --force --out src/gru_tutorial/pretrained
 
 lint: $(STAMP)  ## ruff on src, tests, benchmarks and book
 	$(BIN)/ruff check src tests benchmarks book

@@ -23,6 +23,7 @@ The package behind the book in ``book/``. Modules:
 ``gates``     the measurements of the chapter "Why gates?": how far the first input
               reaches, accuracy by length, the GRU's conventions and parameter counts
 ``engine``    ``NumpyAdder``: a saved model's forward pass without TensorFlow (NumPy, numba)
+``compiled``  the engine's GRU loop, compiled by numba
 ``web``       the bundled model's weights as JavaScript, for the book's page "Try it"
 ``notebook``  ``show_source`` and ``load_results``, for the chapters
 ``cli``       the ``gru-tutorial`` command

@@ -90,8 +90,8 @@ def check_choice(value: object, name: str, choices: tuple) -> str:
     return value
 
 
-def check_input_shape(x: object, y: object = None,
-                      error: type[ValueError] = ArgumentError) -> None:
+def check_input_shape(x: object, y: object = None, error: type[ValueError] = ArgumentError,
+                      empty_ok: bool = False) -> None:
     """Refuse inputs that are not ``(batch, time, 2)`` bit pairs (and targets ``(batch, time)``).
 
     Parameters
@@ -102,6 +102,8 @@ def check_input_shape(x: object, y: object = None,
         Targets, of shape ``(batch, time)`` or ``(batch, time, 1)``.
     error : type
         Exception class to raise (as for :func:`check_int`).
+    empty_ok : bool
+        Accept no sequences or no time steps (for functions of the data alone).
 
     Raises
     ------
@@ -109,9 +111,10 @@ def check_input_shape(x: object, y: object = None,
         (or ``error``) naming the shapes found.
     """
     shape = tuple(getattr(x, "shape", ()))
-    if len(shape) != 3 or shape[2] != 2 or shape[0] < 1 or shape[1] < 1:
-        raise error(
-            f"x must have shape (batch, time, 2) with batch, time >= 1, got {shape}")
+    least = 0 if empty_ok else 1
+    if len(shape) != 3 or shape[2] != 2 or min(shape[:2]) < least:
+        raise error(f"x must have shape (batch, time, 2) with batch, time >= {least}, "
+                    f"got {shape}")
     if y is not None:
         y_shape = tuple(getattr(y, "shape", ()))
         if y_shape not in (shape[:2], (*shape[:2], 1)):

@@ -242,7 +242,7 @@ def _operand_bits(x: AdditionBatch | np.ndarray) -> tuple[np.ndarray, np.ndarray
         arr = np.asarray(arr)
     except (TypeError, ValueError) as exc:
         raise BitsError(f"x must be an array of 0s and 1s: {exc}") from None
-    check_input_shape(arr, error=BitsError)
+    check_input_shape(arr, error=BitsError, empty_ok=True)
     if arr.dtype.kind not in "biuf":
         raise BitsError(f"x must hold only 0 and 1, got dtype {arr.dtype}")
     ones = arr == 1

@@ -82,7 +82,7 @@ def kernel():
     """
     global _kernel
     if _kernel is None:
-        from . import _kernels as compiled  # imports numba; compiled code is cached on disk
+        from . import compiled  # imports numba; compiled code is cached on disk
 
         _kernel = compiled.gru
     return _kernel

@@ -1,8 +1,11 @@
-"""What the book's notebooks share: printing source code and reading benchmark results.
+"""What the book's notebooks share: source listings, benchmark results, numbers that hold.
 
 The chapters show the package's code rather than copy it (:func:`show_source`),
-and plot measurements that ``make bench`` committed to ``benchmarks/results/``
-(:func:`load_results`). Neither needs TensorFlow.
+plot measurements that ``make bench`` committed to ``benchmarks/results/``
+(:func:`load_results`), and print numbers of float32 training runs as the book
+was built with them, checked against the run in front of the reader
+(:func:`as_built`; the README's rule "Stored outputs on every CPU"). None of
+them needs TensorFlow.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 import textwrap
 from pathlib import Path
 
-__all__ = ["show_source", "source", "load_results", "results_dir"]
+__all__ = ["show_source", "source", "load_results", "results_dir", "as_built"]
 
 
 def source(obj: object) -> str:
@@ -84,3 +87,39 @@ def load_results(name: str) -> dict:
         known = sorted(p.stem for p in results_dir().glob("*.json"))
         raise FileNotFoundError(f"no results {name!r}; committed: {known}")
     return json.loads(path.read_text())
+
+
+def as_built(value: float, reference: float, tolerance: float) -> float:
+    """``reference``, the value the book was built with, once ``value`` is within ``tolerance``.
+
+    A float32 training run depends on the order in which the CPU rounds, and training
+    magnifies a last-bit difference: on another machine the same seed can end a little
+    differently. A chapter prints the number it was built with, after checking that the
+    run in front of the reader agrees within the stated tolerance; if it does not, the
+    cell fails and says by how much.
+
+    Parameters
+    ----------
+    value : float
+        What this run computed.
+    reference : float
+        What the book was built with (and prints).
+    tolerance : float
+        How far ``value`` may be from ``reference`` (non-negative).
+
+    Returns
+    -------
+    float
+        ``reference``.
+
+    Raises
+    ------
+    AssertionError
+        If ``|value - reference| > tolerance``.
+    """
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance must be a non-negative number, got {tolerance!r}")
+    if not abs(value - reference) <= tolerance:
+        raise AssertionError(f"this run gives {value}, the book was built with {reference}: "
+                             f"more than {tolerance} apart")
+    return reference

@@ -1,4 +1,4 @@
-"""The GRU's loop over time for :mod:`gru_tutorial.engine`, compiled by numba.
+"""The GRU's loop over time for :mod:`gru_tutorial.engine`, compiled by numba (imports numba).
 
 Only the GRU has one: it is the cell a user runs on long inputs (the bundled
 model, and what ``gru-tutorial train`` makes by default); the other cells run
@@ -43,6 +43,7 @@ def _readout(h, V, c):
 
 @_jit
 def gru(k, table, U_zr, U_h, V, c):
+    """Logits (batch, time) of the GRU adder for input codes ``k``; one sequence at a time."""
     batch, time = k.shape
     u = V.shape[0]
     out = np.empty((batch, time), dtype=np.float32)
