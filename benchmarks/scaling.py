@@ -1,11 +1,11 @@
 """Scaling: time of one training step against sequence length (8 .. 4,096) and batch size.
 
-The step is the package's own training step (``gru_tutorial.train.make_train_step``
-as ``train`` uses it for the fast recipe: forward with ``tf.scan``, BCE, backward,
-hand-written Adam), traced once with unknown batch and length, so every shape runs
-the same graph. For one batch size the same step with the cell's hand-written
-backward pass (``loop='manual'``) is timed alongside. The largest batch stops at
-``--max-len-large`` steps to keep the run short. A recurrent
+The step is the package's training step (``gru_tutorial.train.make_train_step``:
+forward with ``tf.scan``, BCE, TensorFlow's automatic gradient, hand-written Adam),
+traced once with unknown batch and length, so every shape runs the same graph. For
+one batch size the same step with the cell's hand-written backward pass
+(``loop='manual'``, which ``train`` uses for the GRU recipes) is timed alongside. The
+largest batch stops at ``--max-len-large`` steps to keep the run short. A recurrent
 network has to walk through the time steps one after the other, so the cost
 should grow linearly with length; the batch is processed in parallel within
 each step, so small batches cost about the same as one example.

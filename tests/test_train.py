@@ -367,3 +367,20 @@ def test_held_out_check_tries_the_last_wrong_sums_first(monkeypatch):
     suspects = len(trainer.check.suspects[0])
     assert trainer.check(trainer.model) is None  # the same weights: the same sums are wrong
     assert sizes == [suspects] and suspects < 300  # decided by the suspects alone
+
+
+def test_failing_close_calls_go_to_tensorflow_too(monkeypatch):
+    """A NumPy check that fails with a logit near 0 lets the model decide, as a passing one does."""
+    import gru_tutorial.evaluate as evaluate_module
+    from gru_tutorial.train import Trainer
+
+    trainer = Trainer("fast", seed=3, eval_bits=(6, 40), eval_count=300)  # untrained: fails
+    calls = []
+    real = evaluate_module.evaluate_sets
+    monkeypatch.setattr(evaluate_module, "evaluate_sets",
+                        lambda *args, **kwargs: calls.append(1) or real(*args, **kwargs))
+    monkeypatch.setattr(evaluate_module, "CHECK_MARGIN", 0.0)  # no call is close
+    assert trainer.check(trainer.model) is None and calls == []
+    monkeypatch.setattr(evaluate_module, "CHECK_MARGIN", float("inf"))  # every call is close
+    assert trainer.check(trainer.model) is None and calls == [1]  # the model decided
+    assert trainer.check(trainer.model) is None and calls == [1, 1]  # also through the suspects

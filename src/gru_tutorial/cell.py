@@ -286,7 +286,7 @@ class RecurrentCell(keras.layers.Layer):
         """
         x, h0 = self._inputs(x, h0)
         if x.shape[1] is None:
-            raise ValueError("unroll=True needs a static number of time steps")
+            raise ValueError("loop='unroll' needs a static number of time steps")
         U = self.fused_recurrent()
         state, states = h0, []
         for xp_t in tf.unstack(self.project_inputs(x), axis=1):

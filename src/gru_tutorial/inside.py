@@ -355,9 +355,10 @@ def hand_built_weights(sharpness: float = 20.0, sum_gain: float = 1.0,
         h_tilde_0 = tanh(sharpness * (a + b + h_0 / 2 - 5/4))   carry out
         h_tilde_1 = tanh(sum_gain  * (a + b + h_0 / 2 - 5/4))   total, smoothly
 
-    ``a + b + h_0/2 - 5/4`` is ``total - 7/4`` with a carry in (``h_0 = -1``) and
-    ``total - 3/4`` without, and ``-5/4 + a + b`` at the start (``h_0 = 0``): in each
-    case the carry out (total >= 2) is where it is positive, with a margin of 1/4.
+    ``a + b + h_0/2 - 5/4`` is ``total - 7/4`` both with a carry in (``h_0 = +1``,
+    total ``a + b + 1``) and without (``h_0 = -1``, total ``a + b``), and
+    ``a + b - 5/4`` at the start (``h_0 = 0``): in each case the carry out
+    (total >= 2) is where it is positive, with a margin of 1/4.
     The readout ``h_1 - tanh(sum_gain) h_0`` is positive exactly for odd totals.
 
     Parameters
