@@ -60,12 +60,8 @@ class Visit:
         return page.text_content("#adder-sum")
 
 
-@pytest.fixture(scope="module")
-def visit(browser_context, base_url):
-    """The page, served from 127.0.0.1, once the example sum on it has been computed."""
-    if not (SITE / PAGE).is_file():
-        pytest.skip(f"{PAGE} was not built (run make book)")
-    page = browser_context.new_page()
+def open_page(page, base_url) -> Visit:
+    """Open the page, recording script errors and requests, once its example sum is computed."""
     v = Visit(page)
     page.on("pageerror", lambda err: v.errors.append(f"uncaught: {err}"))
     page.on("console", lambda m: m.type == "error" and v.errors.append(
@@ -73,7 +69,16 @@ def visit(browser_context, base_url):
     page.on("request", lambda req: v.requests.append(req.url))
     page.goto(urljoin(base_url, PAGE), wait_until="load")
     page.wait_for_function(DONE)
-    yield v
+    return v
+
+
+@pytest.fixture(scope="module")
+def visit(browser_context, base_url):
+    """The page, served from 127.0.0.1, once the example sum on it has been computed."""
+    if not (SITE / PAGE).is_file():
+        pytest.skip(f"{PAGE} was not built (run make book)")
+    page = browser_context.new_page()
+    yield open_page(page, base_url)
     page.close()
 
 
@@ -489,15 +494,7 @@ def phone_visit(browser, base_url):
         pytest.skip(f"{PAGE} was not built (run make book)")
     context = browser.new_context(**PHONE, service_workers="block")
     context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    v = Visit(page)
-    page.on("pageerror", lambda err: v.errors.append(f"uncaught: {err}"))
-    page.on("console", lambda m: m.type == "error" and v.errors.append(
-        f"console: {m.text} [at {m.location.get('url', '?')}]"))
-    page.on("request", lambda req: v.requests.append(req.url))
-    page.goto(urljoin(base_url, PAGE), wait_until="load")
-    page.wait_for_function(DONE)
-    yield v
+    yield open_page(context.new_page(), base_url)
     context.close()
 
 
