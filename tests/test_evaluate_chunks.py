@@ -123,12 +123,16 @@ def test_eval_of_many_sums_under_an_address_space_limit(tmp_path):
     assert proc.returncode == 0, proc.stderr[-500:]
     assert json.loads(proc.stdout)["exact_accuracy"] == 1.0
 
-MEASURED = """import resource, runpy, sys
+# The peak resident memory of this process's own address space (VmHWM, in KiB). Not
+# getrusage's ru_maxrss: on Linux that survives execve, so a child of a large pytest process
+# would report at least the size of its parent.
+MEASURED = """import re, runpy, sys
 sys.argv = ["gru-tutorial"] + sys.argv[1:]
 try:
     runpy.run_module("gru_tutorial", run_name="__main__")
 finally:
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+    status = open("/proc/self/status").read()
+    print(re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1), file=sys.stderr)
 """
 
 
