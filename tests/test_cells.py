@@ -463,7 +463,8 @@ def test_save_load_round_trip(kind, tmp_path):
     save_model(model, tmp_path)
     assert json.loads((tmp_path / CONFIG_NAME).read_text())["model"]["cell"] == kind
     loaded = load_model(tmp_path)
-    assert loaded.get_config() == {"units": 5, "dtype": "float32", "init": "keras", "cell": kind}
+    assert loaded.get_config() == {"units": 5, "dtype": "float32", "init": "keras", "cell": kind,
+                                   "readout": "logit"}
     assert isinstance(loaded.cell, CELL_CLASSES[kind])
     # by position: Keras numbers the layer inside a KerasGRU anew in every model (gru_1, ...)
     assert len(model.weights) == len(loaded.weights) == len(model.cell.weights) + 2

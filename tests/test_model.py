@@ -95,7 +95,8 @@ def test_untrained_model_shapes_and_logits():
     assert logits.shape == (4, 11, 1)
     # predicted bits are exactly "logit > 0"
     assert np.array_equal(model.predict_bits(x), (logits[..., 0] > 0).astype(np.uint8))
-    assert model.get_config() == {"units": 6, "dtype": "float32", "init": "keras", "cell": "gru"}
+    assert model.get_config() == {"units": 6, "dtype": "float32", "init": "keras", "cell": "gru",
+                                  "readout": "logit"}
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])

@@ -111,7 +111,7 @@ def test_adder_weights_are_read_only_and_checked():
     with pytest.raises(ArgumentError, match="needs the weights"):
         AdderWeights("gru", {k: v for k, v in w.arrays.items() if k != "b_r"})
     with pytest.raises(ArgumentError, match="readout"):
-        AdderWeights("gru", w.arrays, readout="linear")
+        AdderWeights("gru", w.arrays, readout="probit")
     changed = w.replace(c=w.c + 1.0)
     assert changed.c == w.c + 1.0 and w.c != changed.c
     with pytest.raises(AttributeError):

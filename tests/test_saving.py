@@ -54,7 +54,8 @@ def test_round_trip(tmp_path, dtype, init):
     assert returned == tmp_path / "nested" / "dir"
     loaded = load_model(returned)
     assert isinstance(loaded, BitAdder)
-    assert loaded.get_config() == {"units": 5, "dtype": dtype, "init": init, "cell": "gru"}
+    assert loaded.get_config() == {"units": 5, "dtype": dtype, "init": init, "cell": "gru",
+                                   "readout": "logit"}
     assert loaded.info == info
     assert_same_model(model, loaded)
     x = random_batch(10, 30, 1).x
@@ -67,7 +68,8 @@ def test_saved_files_and_no_pickle(saved):
     assert sorted(p.name for p in directory.iterdir()) == sorted([CONFIG_NAME, WEIGHTS_NAME])
     assert not any(p.suffix in (".pkl", ".pickle", ".npy", ".npz") for p in directory.rglob("*"))
     config = json.loads((directory / CONFIG_NAME).read_text())
-    assert config["model"] == {"units": 6, "dtype": "float32", "init": "seed", "cell": "gru"}
+    assert config["model"] == {"units": 6, "dtype": "float32", "init": "seed", "cell": "gru",
+                               "readout": "logit"}
     assert config["info"] == {"recipe": "test", "seed": 3}
     with h5py.File(directory / WEIGHTS_NAME, "r") as f:  # a real HDF5 file
         assert len(f.keys()) > 0

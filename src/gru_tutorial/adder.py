@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from .checks import MAX_UNITS, ArgumentError, ModelFileError, check_choice, check_int
-from .recipes import CELLS, DTYPES, INITS
+from .recipes import CELLS, DTYPES, INITS, READOUTS, THRESHOLDS
 
 __all__ = ["AdderWeights", "CELL_GATES", "READOUTS", "weight_names", "load", "load_pretrained",
            "read_config", "CONFIG_NAME", "WEIGHTS_NAME", "FORMAT_VERSION", "PRETRAINED_DIR"]
@@ -43,8 +43,6 @@ CELL_GATES: dict[str, tuple[str, ...]] = {
 """The gates of each cell built from named weights (``''``: plain ``W``, ``U``, ``b``),
 in the order the cell creates its weights; ``'keras-gru'`` has Keras's three arrays."""
 
-READOUTS = ("logit",)
-"""How a bit is read from the readout ``h V + c``: ``'logit'``, 1 where it is positive."""
 
 _KERAS_GRU = ("kernel", "recurrent_kernel", "bias")
 _READOUT = ("V", "c")
@@ -164,13 +162,19 @@ class AdderWeights:
         return self.arrays["V"].shape[0]
 
     @property
+    def threshold(self) -> float:
+        """The value of ``h V + c`` above which a bit is 1 (0, or 0.5 for a linear readout)."""
+        return THRESHOLDS[self.readout]
+
+    @property
     def names(self) -> tuple[str, ...]:
         """The cell's weight names (:func:`weight_names`)."""
         return weight_names(self.cell)
 
     def config(self) -> dict:
         """The ``model`` section of a saved ``config.json``."""
-        return {"units": self.units, "dtype": self.dtype, "init": self.init, "cell": self.cell}
+        return {"units": self.units, "dtype": self.dtype, "init": self.init, "cell": self.cell,
+                "readout": self.readout}
 
     def replace(self, **changes: object) -> AdderWeights:
         """A copy with some weights (by name) or fields (``dtype``, ...) changed, checked again."""
@@ -201,6 +205,7 @@ class AdderWeights:
             arrays = {name: getattr(cell, name).numpy() for name in weight_names(model.cell_kind)}
         arrays |= {"V": model.V.numpy()[:, 0], "c": model.c.numpy()[0]}
         return cls(model.cell_kind, arrays, dtype=str(model.dtype),
+                   readout=getattr(model, "readout", "logit"),
                    init=getattr(model, "init_scheme", "keras"),
                    info=dict(getattr(model, "info", {}) or {}))
 

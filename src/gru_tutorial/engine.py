@@ -138,6 +138,7 @@ class NumpyAdder:
         weights = as_weights(weights)
         self.weights, self.cell, self.units = weights, weights.cell, weights.units
         self.info = weights.info
+        self.threshold = np.float32(weights.threshold)  # a bit is 1 where the output is above
         # float32: exact for a float32 model, rounded for a float64 one
         w = {k: v.astype(np.float32) for k, v in weights.arrays.items()}
         self.V, self.c = w["V"], np.float32(w["c"])
@@ -199,8 +200,9 @@ class NumpyAdder:
         -------
         Check
             ``exact``: whether every bit of every sum is right; ``margin``: the
-            smallest ``|logit|`` over the steps computed (all of them when
-            ``exact``), how far the closest decision was from flipping;
+            smallest distance of an output from the threshold over the steps
+            computed (all of them when ``exact``), how far the closest decision
+            was from flipping;
             ``wrong``: the indices of the sums with a wrong bit in the block
             where the loop stopped (empty when ``exact``).
         """
@@ -248,8 +250,8 @@ class NumpyAdder:
             out[t] = h @ V + self.c
             if targets is not None and ((t + 1) % CHECK_BLOCK == 0 or t + 1 == time):
                 block = out[start:t + 1]
-                margin = min(margin, float(np.abs(block).min()))
-                wrong = ((block > 0) != targets[:, start:t + 1].T).any(axis=0)
+                margin = min(margin, float(np.abs(block - self.threshold).min()))
+                wrong = ((block > self.threshold) != targets[:, start:t + 1].T).any(axis=0)
                 if wrong.any():
                     return Check(False, margin, np.flatnonzero(wrong))
                 start = t + 1
@@ -258,8 +260,8 @@ class NumpyAdder:
         return out.T
 
     def predict_bits(self, x: np.ndarray) -> np.ndarray:
-        """Predicted sum bits (``uint8``, shape ``(batch, time)``): where the logit is positive."""
-        return (self.logits(x) > 0).astype(np.uint8)
+        """Predicted sum bits (``uint8``, ``(batch, time)``): the output above the threshold."""
+        return (self.logits(x) > self.threshold).astype(np.uint8)
 
     def add_many(self, a: Sequence[int], b: Sequence[int]) -> list[int]:
         """Add pairs of non-negative integers with the network (see :meth:`add`)."""

@@ -65,7 +65,7 @@ def trace(model, a: int, b: int, steps: int | None = None) -> dict[str, np.ndarr
     logit = logits(w, out["h"])
     return {"a": bits_a, "b": bits_b, "sum": to_bits(a + b, steps).astype(np.int64),
             "carry": carry,
-            "logit": logit, "predicted": (logit > 0).astype(np.int64), **out}
+            "logit": logit, "predicted": (logit > w.threshold).astype(np.int64), **out}
 
 
 @dataclass
@@ -297,7 +297,7 @@ def ablate(model, units: Sequence[int], value: float | str = 0.0, count: int = 2
     else:
         raise ArgumentError(f"value must be a finite number or 'mean', got {value!r}")
     sample = collect_states(w, count, bits, seed, clamp=clamp)
-    right = (logits(w, sample.h) > 0) == (sample.sum_bit == 1)
+    right = (logits(w, sample.h) > w.threshold) == (sample.sum_bit == 1)
     return {"exact_accuracy": float(right.reshape(count, bits + 1).all(1).mean()),
             "bit_accuracy": float(right.mean())}
 
@@ -328,7 +328,7 @@ def extract_automaton(model, probe: Probe, sample: StateSample) -> dict:
     """
     w = gru_weights(model)
     label = probe.predict(sample.h)
-    output = (logits(w, sample.h) > 0).astype(np.int64)
+    output = (logits(w, sample.h) > w.threshold).astype(np.int64)
     counts: dict[tuple[int, int, int], dict[tuple[int, int], int]] = {}
     # previous abstract state: the label of the previous row of the same sum (0 at the start)
     prev = np.concatenate([[0], label[:-1]])

@@ -2,9 +2,11 @@
 
 Explained in the chapter "Training" (``book/05_training.ipynb``).
 
-For every time step the readout turns the state ``h_t`` into one logit
-``h_t V + c``; the predicted sum bit is 1 where the logit is positive (the
-sigmoid probability above 1/2).
+For every time step the readout turns the state ``h_t`` into one number
+``h_t V + c``. With the readout ``'logit'`` (the default) it is a logit and the
+predicted sum bit is 1 where it is positive (the sigmoid probability above 1/2);
+with ``'linear'``, the original tutorial's, it is regressed onto the 0/1 target
+and the bit is 1 where it is above 0.5.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .cell import make_initializer
 from .cells import make_cell
 from .checks import ArgumentError, check_choice, check_input_shape
 from .data import encode_pairs
-from .recipes import INITS
+from .recipes import INITS, READOUTS, THRESHOLDS
 from .seeding import derive_seeds
 
 __all__ = ["BitAdder", "INITS", "XLA_MIN_STEPS", "length_bucket", "trace_once_per_instance"]
@@ -90,7 +92,10 @@ class BitAdder(keras.Model):
     loop : str
         How the cell runs over time (:data:`gru_tutorial.cell.LOOPS`): ``'scan'``
         (default), ``'unroll'``, or ``'manual'`` (the GRU's hand-derived
-        backward pass, which training uses). The same numbers either way.
+        backward pass, which training uses). The same numbers up to rounding.
+    readout : str
+        How a bit is read from ``h V + c`` (:data:`gru_tutorial.recipes.READOUTS`):
+        ``'logit'`` (default, threshold 0) or ``'linear'`` (threshold 0.5).
     name : str
         Model name.
     """
@@ -103,9 +108,11 @@ class BitAdder(keras.Model):
         seed: int | None = None,
         cell: str = "gru",
         loop: str = "scan",
+        readout: str = "logit",
         name: str = "bit_adder",
     ) -> None:
         check_choice(init, "init", INITS)
+        check_choice(readout, "readout", READOUTS)
         super().__init__(name=name, dtype=dtype)
         if init == "keras":
             specs = ("glorot_uniform", "orthogonal", "zeros")
@@ -122,7 +129,7 @@ class BitAdder(keras.Model):
                                  initializer=make_initializer(specs[0], v_seed))
         self.c = self.add_weight(shape=(1,), name="c", dtype=dtype,
                                  initializer=make_initializer(specs[2], c_seed))
-        self.init_scheme = init
+        self.init_scheme, self.readout = init, readout
         self.built = True
         spec = [tf.TensorSpec([None, None, 2], dtype)]
         self._bits_plain = tf.function(self._bits_graph, input_signature=spec, autograph=False)
@@ -135,13 +142,18 @@ class BitAdder(keras.Model):
         """Hidden state size."""
         return self.cell.units
 
+    @property
+    def threshold(self) -> float:
+        """The output above which a bit is 1: 0 for a logit, 0.5 for a linear readout."""
+        return THRESHOLDS[self.readout]
+
     def call(self, x: tf.Tensor) -> tf.Tensor:
-        """Logits of the sum bits, shape ``(batch, time, 1)``, for inputs ``(batch, time, 2)``."""
+        """Outputs ``h V + c`` (logits or linear outputs), ``(batch, time, 1)``, for ``x``."""
         h = self.cell(x)
         return tf.einsum("btu,uk->btk", h, self.V) + self.c
 
     def _bits_graph(self, x: tf.Tensor) -> tf.Tensor:
-        return tf.cast(self.call(x)[..., 0] > 0, tf.uint8)
+        return tf.cast(self.call(x)[..., 0] > self.threshold, tf.uint8)
 
     def predict_bits(self, x: np.ndarray, jit_compile: bool | None = None) -> np.ndarray:
         """Predicted sum bits for inputs ``x``, for sequences of any length.
@@ -242,7 +254,7 @@ class BitAdder(keras.Model):
             The model, with the weights' ``info``.
         """
         model = cls(weights.units, dtype=weights.dtype, init=weights.init, cell=weights.cell,
-                    loop=loop)
+                    loop=loop, readout=weights.readout)
         model.set_adder_weights(weights)
         model.info = dict(weights.info)
         return model
@@ -251,9 +263,11 @@ class BitAdder(keras.Model):
         """Set every weight of the model from ``weights`` (same cell and size)."""
         if not isinstance(weights, AdderWeights):
             raise ArgumentError(f"weights must be AdderWeights, got {type(weights).__name__}")
-        if (weights.cell, weights.units) != (self.cell_kind, self.units):
+        if (weights.cell, weights.units, weights.readout) != (self.cell_kind, self.units,
+                                                              self.readout):
             raise ArgumentError(f"the weights are of a {weights.units}-unit {weights.cell!r} "
-                                f"adder, the model is a {self.units}-unit {self.cell_kind!r}")
+                                f"adder with readout {weights.readout!r}, the model is a "
+                                f"{self.units}-unit {self.cell_kind!r} with {self.readout!r}")
         arrays = {k: v.astype(self.dtype) for k, v in weights.arrays.items()}
         if self.cell_kind == "keras-gru":
             self.cell.layer.set_weights([arrays[name] for name in weights.names])
@@ -266,4 +280,4 @@ class BitAdder(keras.Model):
     def get_config(self) -> dict:
         """Constructor arguments, for the JSON config saved next to the weights."""
         return {"units": self.units, "dtype": self.dtype, "init": self.init_scheme,
-                "cell": self.cell_kind}
+                "cell": self.cell_kind, "readout": self.readout}

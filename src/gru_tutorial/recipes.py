@@ -38,7 +38,8 @@ from dataclasses import dataclass
 
 from .checks import MAX_UNITS, ArgumentError, check_choice, check_int, check_steps
 
-__all__ = ["Recipe", "RECIPES", "CELLS", "CHECKS", "DTYPES", "INITS", "LOSSES", "get_recipe"]
+__all__ = ["Recipe", "RECIPES", "CELLS", "CHECKS", "DTYPES", "INITS", "LOSSES", "READOUTS",
+           "THRESHOLDS", "get_recipe"]
 
 DTYPES = ("float32", "float64")
 """Floating-point types a model can use."""
@@ -60,8 +61,18 @@ copy of the weights, tries the sums that were wrong last time first, and lets th
 model decide close calls (the same decisions, a fraction of the cost)."""
 
 LOSSES = ("bce", "mse")
-"""``'bce'``: binary cross-entropy on the logits, mean over bits; ``'mse'``:
-``0.5 * sum of squared errors of the sigmoid / batch``."""
+"""``'bce'``: binary cross-entropy on the logits, mean over bits (readout ``'logit'``
+only); ``'mse'``: ``0.5 * sum of squared errors / batch`` of the model's output, the
+sigmoid of the logit or, with the readout ``'linear'``, the raw output itself."""
+
+READOUTS = ("logit", "linear")
+"""How a bit is read from the readout ``h V + c``: ``'logit'``, it is a logit and the bit
+is 1 where it is positive (the probability ``sigmoid(h V + c)`` above 1/2); ``'linear'``,
+it is regressed onto the 0/1 target and the bit is 1 where it is above 0.5, as in the
+original tutorial's code (``jacobs2017code``)."""
+
+THRESHOLDS = {"logit": 0.0, "linear": 0.5}
+"""The value of ``h V + c`` above which a bit is 1, by readout."""
 
 
 def _flag(value: object, name: str) -> bool:
@@ -117,6 +128,9 @@ class Recipe:
         :mod:`gru_tutorial.verify`); the held-out sets are scored again at the end.
     cell : str
         The recurrent cell, one of :data:`CELLS` (default ``'gru'``).
+    readout : str
+        How a bit is read from the network's output, one of :data:`READOUTS`
+        (default ``'logit'``).
     check : str
         How the held-out sets are checked, one of :data:`CHECKS` (default
         ``'plain'``; the named recipes use ``'numpy'``).
@@ -152,6 +166,7 @@ class Recipe:
     cell: str = "gru"
     manual_gradient: bool = True
     check: str = "plain"
+    readout: str = "logit"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -188,6 +203,10 @@ class Recipe:
         check_choice(self.cell, "cell", CELLS)
         _flag(self.manual_gradient, "manual_gradient")
         check_choice(self.check, "check", CHECKS)
+        check_choice(self.readout, "readout", READOUTS)
+        if self.readout == "linear" and self.loss == "bce":
+            raise ArgumentError("loss 'bce' needs the readout 'logit' (a linear readout is "
+                                "regressed onto the targets: use loss 'mse')")
 
 
 RECIPES: dict[str, Recipe] = {

@@ -33,7 +33,7 @@ from .checks import ArgumentError, check_choice, check_int
 from .data import held_out_sets, recipe_data, training_batches
 from .evaluate import EvalResult, HeldOutCheck, evaluate_sets, held_out_check
 from .model import BitAdder, trace_once_per_instance
-from .recipes import LOSSES, RECIPES, Recipe, get_recipe
+from .recipes import LOSSES, READOUTS, RECIPES, THRESHOLDS, Recipe, get_recipe
 
 # training_batches and held_out_sets live in gru_tutorial.data; named here too, where
 # chapter 5 first meets them
@@ -156,30 +156,39 @@ class TrainResult:
         return min(r.exact_accuracy for r in self.evaluation.values())
 
 
-def loss_function(kind: str) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
-    """The loss ``f(logits, y)`` named by ``kind`` (one of :data:`gru_tutorial.recipes.LOSSES`).
+def loss_function(kind: str, readout: str = "logit") -> Callable[[tf.Tensor, tf.Tensor],
+                                                                  tf.Tensor]:
+    """The loss ``f(outputs, y)`` named by ``kind`` (one of :data:`gru_tutorial.recipes.LOSSES`).
 
     ``'bce'``: binary cross-entropy on the logits, mean over all bits.
-    ``'mse'``: ``0.5 * sum((sigmoid(logits) - y)**2) / batch``, the original tutorial's.
+    ``'mse'``: ``0.5 * sum((p - y)**2) / batch``, where ``p`` is ``sigmoid(outputs)``
+    for the readout ``'logit'`` and the outputs themselves for ``'linear'``, the
+    original tutorial's code (``jacobs2017code``: "Just use quadratic loss").
 
     Parameters
     ----------
     kind : str
         ``'bce'`` or ``'mse'``.
+    readout : str
+        The model's readout (:data:`gru_tutorial.recipes.READOUTS`).
 
     Returns
     -------
     callable
-        ``loss(logits, y)`` for tensors of shape ``(batch, time, 1)``.
+        ``loss(outputs, y)`` for tensors of shape ``(batch, time, 1)``.
     """
     check_choice(kind, "loss", LOSSES)
+    check_choice(readout, "readout", READOUTS)
+    if kind == "bce" and readout != "logit":
+        raise ArgumentError("loss 'bce' needs the readout 'logit'")
 
     def bce(logits, y):
         return tf.reduce_mean(tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
 
-    def mse(logits, y):
-        batch = tf.cast(tf.shape(y)[0], logits.dtype)
-        return 0.5 * tf.reduce_sum(tf.square(tf.sigmoid(logits) - y)) / batch
+    def mse(outputs, y):
+        batch = tf.cast(tf.shape(y)[0], outputs.dtype)
+        p = tf.sigmoid(outputs) if readout == "logit" else outputs
+        return 0.5 * tf.reduce_sum(tf.square(p - y)) / batch
 
     return bce if kind == "bce" else mse
 
@@ -216,14 +225,16 @@ def make_train_step(
     """
     variables = model.trainable_variables
     adam = Adam(variables, learning_rate)
-    loss_fn = loss_function(loss)
+    readout = getattr(model, "readout", "logit")
+    loss_fn = loss_function(loss, readout)
+    threshold = THRESHOLDS[readout]
 
     def step(x, y):
         with tf.GradientTape() as tape:
-            logits = model(x)
-            value = loss_fn(logits, y)
+            outputs = model(x)
+            value = loss_fn(outputs, y)
         adam.apply(tape.gradient(value, variables))
-        correct = tf.equal(logits > 0, y > 0.5)
+        correct = tf.equal(outputs > threshold, y > 0.5)
         bit_acc = tf.reduce_mean(tf.cast(correct, tf.float32))
         exact = tf.reduce_mean(tf.cast(tf.reduce_all(correct, axis=[1, 2]), tf.float32))
         return value, bit_acc, exact
@@ -260,7 +271,8 @@ def build_model(recipe: str | Recipe = "fast", seed: int = 0) -> BitAdder:
     # the hand-derived backward pass where the recipe asks for it and the cell has one
     loop = "manual" if recipe.manual_gradient and recipe.cell == "gru" else "scan"
     return BitAdder(recipe.units, dtype=recipe.dtype, init=recipe.init,
-                    seed=check_int(seed, "seed"), cell=recipe.cell, loop=loop)
+                    seed=check_int(seed, "seed"), cell=recipe.cell, loop=loop,
+                    readout=recipe.readout)
 
 
 _OVERRIDABLE = {f.name for f in fields(Recipe)} - {"name"}
@@ -326,6 +338,9 @@ class Trainer:
         if self.model.dtype != self.recipe.dtype:
             raise ArgumentError(f"the model's dtype {self.model.dtype} is not the recipe's "
                                 f"{self.recipe.dtype}")
+        if getattr(self.model, "readout", "logit") != self.recipe.readout:
+            raise ArgumentError(f"the model's readout {self.model.readout!r} is not the "
+                                f"recipe's {self.recipe.readout!r}")
         self.step = make_train_step(self.model, loss=self.recipe.loss,
                                     learning_rate=self.recipe.learning_rate)
         data = recipe_data(self.recipe, self.seed)

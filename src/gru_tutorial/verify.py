@@ -504,17 +504,21 @@ def check_certificate(model_or_weights, certificate: Certificate,
     if bad.size:
         i = int(bad[0]) + 1
         return CheckOutcome(False, margin,
-                            f"readout: on the box of node {i} ({graph.describe(i)}) the logit "
-                            f"lies in [{llo[i - 1]:.4g}, {lhi[i - 1]:.4g}] but the sum bit is "
-                            f"{graph.sum_bit[i]}")
+                            f"readout: on the box of node {i} ({graph.describe(i)}) the output "
+                            f"lies in [{llo[i - 1]:.4g}, {lhi[i - 1]:.4g}] (threshold "
+                            f"{w.threshold:g}) but the sum bit is {graph.sum_bit[i]}")
     return CheckOutcome(True, margin, None)
 
 
 def _readout(w: AdderWeights, graph: HistoryGraph, lo: np.ndarray, hi: np.ndarray):
-    """Logit bounds on every box but the start, and the signed margin (> 0: right sign)."""
+    """Output bounds on every box but the start, and the margin from the threshold.
+
+    The margin is signed (> 0: the right bit) and rounded down.
+    """
     llo, lhi = _affine(lo[1:], hi[1:], w.V[:, None], np.array([w.c]))
     llo, lhi = llo[:, 0], lhi[:, 0]
-    return llo, lhi, np.where(graph.sum_bit[1:] == 1, llo, -lhi)
+    t = w.threshold
+    return llo, lhi, np.where(graph.sum_bit[1:] == 1, _down(llo - t), _down(t - lhi))
 
 
 @functools.lru_cache(maxsize=1)  # verify() tries several graphs on the same runs
@@ -538,7 +542,7 @@ def _runs(w: AdderWeights, sequences: int, steps: int, seed: int):
     for t in range(steps):
         h = states[t] = step(w, h, _INPUTS[codes[t]])
         if wrong is None:
-            bad = np.flatnonzero((logits(w, h) > 0) != sum_bit[t])
+            bad = np.flatnonzero((logits(w, h) > w.threshold) != sum_bit[t])
             if bad.size:
                 i = int(bad[0])
                 wrong = (sum(int(v) << k for k, v in enumerate(a[i, : t + 1])),

@@ -68,6 +68,9 @@ def _export_model(model: AdderWeights, source: str) -> dict:
         raise ArgumentError(
             f"the web page runs the cell 'gru' only, but this model's cell is {model.cell!r}; "
             "export a model trained with cell='gru' (the bundled model is one)")
+    if model.readout != "logit":
+        raise ArgumentError(f"the web page reads each bit from a logit, but this model's readout "
+                            f"is {model.readout!r}")
     if model.dtype != "float32":
         raise ArgumentError(f"the web page computes in float32, but this model's dtype is "
                             f"{model.dtype!r}")
