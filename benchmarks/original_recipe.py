@@ -16,7 +16,9 @@ stopping early) records:
   as the code's second sample) every ``--loss-every`` iterations;
 - the first iteration at which the 100 training sums are all exact, and the validation sums;
 - every ``--every`` iterations, exact accuracy on fresh random sums of 5, 20 and 1,000 bits
-  and on the adversarial 1,000-bit sums, and the first iteration each was all exact;
+  (uniform operands: the 5-bit ones reach 31, past the training operands' 14, and get one
+  step more for the final carry) and on the adversarial 1,000-bit sums, and the first
+  iteration each was all exact;
 - at the end, the raw outputs on fresh 1,000-bit sums by step (do they stay near 0 and 1?)
   and what ``gru_tutorial.verify`` says (a certificate, or the shortest counterexample it found).
 

@@ -112,6 +112,8 @@ def test_adder_weights_are_read_only_and_checked():
         AdderWeights("gru", {k: v for k, v in w.arrays.items() if k != "b_r"})
     with pytest.raises(ArgumentError, match="readout"):
         AdderWeights("gru", w.arrays, readout="probit")
+    with pytest.raises(ArgumentError, match="not finite in float32"):
+        w.replace(c=1e300)  # finite in float64, infinite in the model's float32
     changed = w.replace(c=w.c + 1.0)
     assert changed.c == w.c + 1.0 and w.c != changed.c
     with pytest.raises(AttributeError):

@@ -142,10 +142,11 @@ class AdderWeights:
             if value.shape != want:
                 raise ArgumentError(f"{name} must have shape {want} for {units} units, "
                                     f"got {value.shape}")
+            with np.errstate(over="ignore"):  # too large for float32: infinite, refused below
+                value = value.astype(self.dtype).astype(np.float64)  # the values the model runs
             if not np.all(np.isfinite(value)):
-                raise ArgumentError(f"{name} holds a value that is not finite (NaN or "
-                                    "infinite): the model cannot compute with it")
-            value = value.astype(self.dtype).astype(np.float64)  # the values the model runs
+                raise ArgumentError(f"{name} holds a value that is not finite in {self.dtype} "
+                                    "(NaN or infinite): the model cannot compute with it")
             value.setflags(write=False)
             arrays[name] = value
         object.__setattr__(self, "arrays", arrays)
@@ -170,11 +171,6 @@ class AdderWeights:
     def names(self) -> tuple[str, ...]:
         """The cell's weight names (:func:`weight_names`)."""
         return weight_names(self.cell)
-
-    def config(self) -> dict:
-        """The ``model`` section of a saved ``config.json``."""
-        return {"units": self.units, "dtype": self.dtype, "init": self.init, "cell": self.cell,
-                "readout": self.readout}
 
     def replace(self, **changes: object) -> AdderWeights:
         """A copy with some weights (by name) or fields (``dtype``, ...) changed, checked again."""

@@ -295,7 +295,7 @@ HeldOutCheck = Callable[[Any], "dict[int | str, EvalResult] | None"]
 held-out sum is exact, else None (see :class:`gru_tutorial.train.Trainer`)."""
 
 CHECK_MARGIN = 1e-3
-""":class:`NumpyCheck` lets the model decide when some logit is closer to 0 than this."""
+""":class:`NumpyCheck` lets the model decide when an output is this close to the threshold."""
 
 
 def plain_check(sets: dict[int | str, AdditionBatch]) -> HeldOutCheck:
@@ -323,10 +323,11 @@ class NumpyCheck:
     with the sets of one length in one batch, shortest first, and stops at the
     first wrong bit (:meth:`~gru_tutorial.engine.NumpyAdder.all_exact`). The sums
     found wrong by the last failing call run first, on their own: if one of them
-    is still wrong, the check fails at once. The engine's logits agree with
-    TensorFlow's to about 1e-5, so its bits are the model's wherever the logit is
-    further than that from 0; if any logit the check computed is closer than
-    :data:`CHECK_MARGIN`, passing or failing, :func:`plain_check` decides.
+    is still wrong, the check fails at once. The engine's outputs agree with
+    TensorFlow's to about 1e-5, so its bits are the model's wherever the output is
+    further than that from the threshold; if any output the check computed is
+    closer to it than :data:`CHECK_MARGIN`, passing or failing, :func:`plain_check`
+    decides.
 
     Parameters
     ----------
