@@ -310,8 +310,8 @@
 
     const wrongSet = new Set(res.wrong.filter(t => t >= start && t < end));
     const bitRows = [
-      ["bit of a", t => res.a[t], t => `a: bit ${t + 1} (worth 2^${t}) = ${res.a[t]}`],
-      ["bit of b", t => res.b[t], t => `b: bit ${t + 1} (worth 2^${t}) = ${res.b[t]}`],
+      ["bit of a", t => res.a[t], t => `a: step ${t + 1}, the bit worth 2^${t} = ${res.a[t]}`],
+      ["bit of b", t => res.b[t], t => `b: step ${t + 1}, the bit worth 2^${t} = ${res.b[t]}`],
       ["network's bit", t => res.bits[t], t => {
         const ok = res.bits[t] === res.trueBits[t];
         return `network's bit at step ${t + 1}: ${res.bits[t]} (logit ${res.logits[t].toFixed(4)})` +
@@ -463,7 +463,8 @@
     }
     const src = model.exported.source || {};
     el("adder-model").textContent = `${model.units} units, trained with the ` +
-      `"${src.recipe}" recipe and seed ${src.seed} (converged after ${src.converged_at} iterations)`;
+      `"${src.recipe}" recipe and seed ${src.seed} (stopping rule met after ` +
+      `${src.converged_at} iterations, ${src.iterations} in all)`;
     el("adder-form").addEventListener("submit", event => { event.preventDefault(); compute(); });
     el("adder-steps-first").addEventListener("click", () => moveTo(0));
     el("adder-steps-prev").addEventListener("click", () => moveTo(state.start - state.size));

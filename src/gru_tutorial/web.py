@@ -112,7 +112,8 @@ def export_adder(directory: str | Path | None = None) -> dict:
     Raises
     ------
     ArgumentError
-        If the model's cell is not ``'gru'`` (the page implements only the GRU).
+        If the model's cell is not ``'gru'``, its readout not ``'logit'`` or its dtype
+        not ``'float32'`` (the page computes a float32 GRU and reads logits).
     ModelFileError
         If the directory does not hold a readable saved model.
     """
