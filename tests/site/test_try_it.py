@@ -587,29 +587,29 @@ def test_each_colour_bar_stays_on_one_line_with_its_label_and_ends(request, devi
 HINT = 'to see its value; tick "show values" to see them all.'
 
 
+def hint_after_a_sum(visit) -> str:
+    """Add 5 + 7 on the page and return the hint under the table, whitespace collapsed."""
+    assert visit.add("5", "7") == "12"
+    return " ".join(visit.page.inner_text("#adder-hint").split())
+
+
 def test_phone_the_hint_says_tap_and_a_tap_shows_the_value(phone):
-    page = phone.page
-    assert phone.add("5", "7") == "12"
-    hint = " ".join(page.inner_text("#adder-hint").split())
-    assert hint == f"Tap a cell {HINT}", hint
-    cell = page.locator("#adder-steps tbody.adder-heat td").nth(2)
+    assert hint_after_a_sum(phone) == f"Tap a cell {HINT}"
+    cell = phone.page.locator("#adder-steps tbody.adder-heat td").nth(2)
     cell.tap()
     title = cell.get_attribute("title")
     assert title.startswith("update gate z, unit 1, step 3: ")
-    assert page.text_content("#adder-cell-value") == title
+    assert phone.page.text_content("#adder-cell-value") == title
     assert "adder-selected" in cell.get_attribute("class")
     phone.add("5", "8")  # a new sum clears the value shown
-    assert page.text_content("#adder-cell-value") == ""
+    assert phone.page.text_content("#adder-cell-value") == ""
 
 
 def test_desktop_the_hint_says_hover_and_a_click_shows_the_value(fresh):
-    page = fresh.page
-    assert fresh.add("5", "7") == "12"
-    hint = " ".join(page.inner_text("#adder-hint").split())
-    assert hint == f"Hover over or click a cell {HINT}", hint
-    cell = page.locator("#adder-steps tbody.adder-bits td").nth(1)
+    assert hint_after_a_sum(fresh) == f"Hover over or click a cell {HINT}"
+    cell = fresh.page.locator("#adder-steps tbody.adder-bits td").nth(1)
     cell.click()
-    assert page.text_content("#adder-cell-value") == cell.get_attribute("title")
+    assert fresh.page.text_content("#adder-cell-value") == cell.get_attribute("title")
 
 
 STEP_NUMBERS = """() => Array.from(document.querySelectorAll('#adder-steps thead th'))
