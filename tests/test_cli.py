@@ -130,7 +130,7 @@ def test_train_json_then_use_the_model(capsys, tmp_path):
     assert config["info"]["iterations"] == 4
     model = load_model(out_dir)
     assert model.get_config() == {"units": 16, "dtype": "float64", "init": "seed",
-                                  "cell": "gru", "readout": "logit"}
+                                  "cell": "gru", "readout": "linear"}
     # the saved model is usable from the command line
     status, out, _ = run(["eval", "--json", "--model", str(out_dir), "--bits", "4",
                           "--count", "10"], capsys)

@@ -30,7 +30,7 @@ from gru_tutorial.saving import save_model
 from gru_tutorial.train import loss_function, make_train_step
 from gru_tutorial.verify import verify
 
-ORIGINAL = replace(RECIPES["seed"], readout="linear")  # the seed recipe with the code's readout
+ORIGINAL = RECIPES["seed"]  # the original code's recipe
 
 
 def sigmoid(a):
@@ -112,6 +112,43 @@ def test_one_training_step_agrees_with_plain_numpy(loop):
         np.testing.assert_allclose(now[name], after[name], rtol=1e-12, atol=1e-15,
                                    err_msg=name)
         assert not np.array_equal(now[name], before[name]), name  # every weight moved
+
+
+def test_the_seed_recipe_is_the_original_codes():
+    r = RECIPES["seed"]
+    assert (r.units, r.dtype, r.init, r.readout, r.loss, r.learning_rate) == (
+        16, "float64", "seed", "linear", "mse", 1e-3)
+    assert (r.batch_size, r.train_bits, r.fixed_data, r.mixed_density) == (100, 5, True, False)
+    assert (r.max_steps, r.stop) == (5000, "max-steps")  # for epoch in range(5000)
+
+
+def test_the_trainer_takes_the_original_codes_step():
+    # what `gru-tutorial train --recipe seed` runs: its first step against plain NumPy
+    from gru_tutorial.train import Trainer
+
+    trainer = Trainer("seed", 3, max_steps=1)
+    before = AdderWeights.from_model(trainer.model).arrays
+    assert trainer.model.readout == "linear" and trainer.model.dtype == "float64"
+    batch = next(training_batches("seed", 3))
+    loss, _, after = numpy_step(dict(before), batch.x.astype(np.float64),
+                                batch.y[..., 0].astype(np.float64))
+    reported, _, _ = trainer.train_step()
+    assert abs(reported - loss) <= 1e-12 * loss
+    now = AdderWeights.from_model(trainer.model).arrays
+    for name in after:
+        np.testing.assert_allclose(now[name], after[name], rtol=1e-12, atol=1e-15,
+                                   err_msg=name)
+
+
+def test_a_max_steps_recipe_trains_every_step_and_records_when_it_was_exact():
+    from gru_tutorial.train import train
+
+    recipe = replace(RECIPES["small"], stop="max-steps", max_steps=400, extra_steps=0)
+    result = train(recipe, seed=4, eval_count=50, progress=False)
+    assert result.iterations == 400
+    assert result.converged and result.converged_at < 400
+    with pytest.raises(ArgumentError, match="stop"):
+        replace(RECIPES["fast"], stop="never")
 
 
 def test_bce_needs_a_logit():

@@ -240,13 +240,15 @@ def build_parser() -> argparse.ArgumentParser:
                         "start) or tf (the TensorFlow model)")
 
     p = command("train", [json_opt], "train a network and save it",
-                "Train a bit adder until it is exact on its held-out sums, then save it. "
+                "Train a bit adder until it is exact on its held-out sums (the seed "
+                "recipe: for 5,000 iterations, as the original code), then save it. "
                 "Prints the iterations taken and the wall time. Exit status 0 when the "
                 "saved model is exact on its held-out sums, 1 when it is not (it is saved "
                 "all the same, e.g. after --max-steps).")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="fast",
                    help="'fast' (default), 'small' (3 units, the bundled model's) or "
-                        "'seed' (the original tutorial's)")
+                        "'seed' (the original tutorial's code: a linear output regressed "
+                        "onto the bits, 5,000 iterations)")
     p.add_argument("--cell", choices=CELLS, metavar="CELL",
                    help="recurrent cell: " + ", ".join(CELLS) + " (default: the recipe's, "
                         "gru); gru-noreset is the GRU with its reset gate off, keras-gru "
@@ -259,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="save even if --out already holds a saved model or other files "
                         "(they are overwritten)")
     p.add_argument("--max-steps", type=positive, metavar="N",
-                   help="give up after N steps (default: the recipe's limit)")
+                   help="train at most N steps (default: the recipe's limit; the seed recipe "
+                        "always trains that many)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = command("eval", [model_opt, json_opt],
@@ -426,10 +429,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
                           "out": str(out),
                           "evaluation": info["evaluation"]}))
         return status
-    widths = ", ".join(f"{k}-bit" if isinstance(k, int) else f"{k} {v.bits}-bit"
+    widths = ", ".join(f"{v.bits}-bit" if isinstance(k, int) else f"{k} {v.bits}-bit"
                        for k, v in result.evaluation.items())
     extra = result.iterations - (result.converged_at or 0)
-    if result.converged and extra:
+    if result.converged and result.recipe.stop == "max-steps":
+        print(f"exact on held-out {widths} sums after {result.converged_at} iterations; "
+              f"trained on to the recipe's {result.iterations} ({result.seconds:.1f} s): "
+              f"{'still exact' if exact else 'no longer exact'}")
+    elif result.converged and extra:
         exact = all(v.exact_accuracy == 1.0 for v in result.evaluation.values())
         print(f"exact on held-out {widths} sums after {result.converged_at} iterations, "
               f"then {extra} more ({result.iterations} in {result.seconds:.1f} s): "
@@ -468,8 +475,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict() | {"seconds": round(seconds, 3)}))
     elif result.certified:
         print(f"certified: the model adds correctly at every length (certificate of "
-              f"{result.boxes} boxes, last {result.history} input pairs; logit margin "
-              f"{result.margin:.3g}; {seconds:.1f} s)")
+              f"{result.boxes} boxes, last {result.history} input pairs; margin "
+              f"{result.margin:.3g} from the readout's threshold; {seconds:.1f} s)")
     else:
         print(f"not certified ({seconds:.1f} s, up to {result.boxes} boxes): "
               f"{result.failure}")

@@ -4,12 +4,17 @@ Explained in the chapter "Training" (``book/05_training.ipynb``). Three named
 recipes (:data:`RECIPES`):
 
 ``seed``
-    The original tutorial's settings: 16 hidden units, float64, every weight
-    and bias drawn from a truncated normal with std 0.01, squared error
-    ``0.5 * sum((sigmoid(logit) - y)**2) / batch``, Adam with learning rate
-    1e-3, and one full-batch step per iteration on one fixed set of 100
-    five-bit examples, backpropagated by TensorFlow's automatic gradient. It
-    is done when exact on its own 5-bit test set.
+    The original tutorial's code (``jacobs2017code``), detail by detail: a
+    16-unit GRU in float64 with ``h_0 = 0``, every weight and bias (the
+    readout's too) drawn from a truncated normal with std 0.01, a *linear*
+    output per step regressed onto the 0/1 bit with the squared error
+    ``0.5 * sum((output - y)**2) / batch`` and read as 1 above 0.5
+    (``readout='linear'``), Adam with its defaults (learning rate 1e-3), and
+    one full-batch step per iteration on one fixed set of 100 five-bit sums
+    (operands 0 to 14), backpropagated by TensorFlow's automatic gradient,
+    for 5,000 iterations (``stop='max-steps'``: the code has no stopping
+    rule). The first iteration at which its validation sample (100 more sums
+    drawn the same way) is all exact is recorded as ``converged_at``.
 ``fast`` (default)
     A fresh random batch of 16-bit additions every step, with each operand's
     density of ones drawn at random so that long carry chains occur (an
@@ -39,7 +44,7 @@ from dataclasses import dataclass
 from .checks import MAX_UNITS, ArgumentError, check_choice, check_int, check_steps
 
 __all__ = ["Recipe", "RECIPES", "CELLS", "CHECKS", "DTYPES", "INITS", "LOSSES", "READOUTS",
-           "THRESHOLDS", "get_recipe"]
+           "STOPS", "THRESHOLDS", "get_recipe"]
 
 DTYPES = ("float32", "float64")
 """Floating-point types a model can use."""
@@ -73,6 +78,12 @@ original tutorial's code (``jacobs2017code``)."""
 
 THRESHOLDS = {"logit": 0.0, "linear": 0.5}
 """The value of ``h V + c`` above which a bit is 1, by readout."""
+
+STOPS = ("held-out", "max-steps")
+"""When a run ends: ``'held-out'``, at the first step at which every held-out set is
+exact (plus ``extra_steps``), or at ``max_steps``; ``'max-steps'``, always after
+``max_steps`` steps, recording the first step at which the held-out sets were exact
+(the original code's fixed 5,000 iterations)."""
 
 
 def _flag(value: object, name: str) -> bool:
@@ -134,6 +145,8 @@ class Recipe:
     check : str
         How the held-out sets are checked, one of :data:`CHECKS` (default
         ``'plain'``; the named recipes use ``'numpy'``).
+    stop : str
+        When the run ends, one of :data:`STOPS` (default ``'held-out'``).
     manual_gradient : bool
         Backpropagate with the GRU's hand-derived backward pass
         (:func:`gru_tutorial.cell.scan_manual_gradient`; the same gradients as
@@ -167,6 +180,7 @@ class Recipe:
     manual_gradient: bool = True
     check: str = "plain"
     readout: str = "logit"
+    stop: str = "held-out"
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -204,16 +218,19 @@ class Recipe:
         _flag(self.manual_gradient, "manual_gradient")
         check_choice(self.check, "check", CHECKS)
         check_choice(self.readout, "readout", READOUTS)
+        check_choice(self.stop, "stop", STOPS)
         if self.readout == "linear" and self.loss == "bce":
             raise ArgumentError("loss 'bce' needs the readout 'logit' (a linear readout is "
                                 "regressed onto the targets: use loss 'mse')")
 
 
 RECIPES: dict[str, Recipe] = {
+    # jacobs2017code: units, float64, init, linear output, loss, Adam(), data, range(5000)
     "seed": Recipe("seed", units=16, dtype="float64", init="seed", loss="mse",
                    learning_rate=1e-3, batch_size=100, train_bits=5, fixed_data=True,
                    mixed_density=False, eval_bits=(5,), eval_count=100, eval_adversarial=False,
-                   max_steps=6000, manual_gradient=False, check="numpy"),
+                   max_steps=5000, manual_gradient=False, check="numpy", readout="linear",
+                   stop="max-steps"),
     "fast": Recipe("fast", units=16, dtype="float32", init="keras", loss="bce",
                    learning_rate=3e-2, batch_size=100, train_bits=16, fixed_data=False,
                    mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,

@@ -300,7 +300,8 @@ class Trainer:
     stop_when_converged : bool
         Stop at the first step at which the held-out sets are all exact (the
         recipe's stopping rule), or the recipe's ``extra_steps`` later. If
-        false, record that step in :attr:`converged_at` and go on to
+        false, or if the recipe's ``stop`` is ``'max-steps'`` (the ``seed``
+        recipe), record that step in :attr:`converged_at` and go on to
         ``max_steps`` (or until a callback sets :attr:`should_stop`).
     **overrides
         Recipe fields to change for this run (``max_steps``, ``eval_bits``,
@@ -390,7 +391,7 @@ class Trainer:
                 self.evaluation = passed
                 self.converged_at = self.iteration
                 self.converged_seconds = time.perf_counter() - self.start
-                if self.stop_when_converged:
+                if self.stop_when_converged and self.recipe.stop == "held-out":
                     self._stop_at = self.iteration + self.recipe.extra_steps
         if self._stop_at is not None and self.iteration >= self._stop_at:
             self.should_stop = True

@@ -430,7 +430,7 @@ class Certificate:
 
 @dataclass
 class CheckOutcome:
-    """Result of :func:`check_certificate`: ``ok``, the smallest logit margin, and why not."""
+    """Result of :func:`check_certificate`: ``ok``, the smallest readout margin, and why not."""
 
     ok: bool
     margin: float | None
@@ -645,7 +645,9 @@ class VerifyResult:
     seconds : float
         Wall time.
     margin : float or None
-        Smallest ``|logit|`` (with the right sign) over the certificate's boxes.
+        Smallest distance of the readout ``h V + c`` from the model's threshold (0
+        for a logit, 0.5 for a linear readout), with the right sign, over the
+        certificate's boxes.
     slack, logit_slack : float
         The run-error slacks used.
     failure : str or None
@@ -724,8 +726,9 @@ def verify(model, max_history: int = 6, min_history: int = 1) -> VerifyResult:
         if facts["counterexample"] is not None:
             a, b, bits = facts["counterexample"]
             result.counterexample = facts["counterexample"]
-            result.failure = (f"counterexample: the model gets {a} + {b} ({bits}-bit inputs) "
-                              f"wrong (float64 simulation)")
+            result.failure = (f"counterexample (the shortest the search found): the model "
+                              f"gets {a} + {b} ({bits}-bit inputs) wrong, at the sum's bit "
+                              f"worth 2^{bits - 1} (float64 simulation)")
             break
         if outcome.ok:
             result.certified, result.certificate = True, cert
