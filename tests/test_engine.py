@@ -89,19 +89,9 @@ def float64_twin(model):
     return twin
 
 
-class _Float64NumPy:
-    """``numpy`` whose ``float32`` is ``float64``: the engine's own code in double precision."""
-
-    float32 = np.float64
-
-    def __getattr__(self, name):
-        return getattr(np, name)
-
-
-def float64_engine(directory, monkeypatch):
-    """The engine's NumpyAdder for ``directory``, built and run in float64 (NumPy loop only)."""
-    monkeypatch.setattr(engine, "np", _Float64NumPy())
-    return engine.NumpyAdder(adder.load(directory))
+def float64_engine(directory, monkeypatch=None):
+    """The engine's NumpyAdder for ``directory``, run in float64 (the weights are exact in it)."""
+    return engine.NumpyAdder(adder.load(directory).replace(dtype="float64"))
 
 
 SOURCES = ["trained", "random-float32", "random-float64"]
@@ -208,7 +198,7 @@ def test_logits_and_bits_match_tensorflow(pair, name, monkeypatch):
         loops.append((numba_loop, "numba kernel"))
     rtol = RTOL
     for got, what in loops:
-        assert got.dtype == np.float32, what
+        assert got.dtype == pair.tf_model.dtype, what  # the model's own arithmetic
         what = f"{what} vs tf on {name}"
         rtol = max(rtol, pair.tolerance(name, x, got, expected, what))
         assert_logits_close(got, expected, what, rtol)
@@ -261,17 +251,23 @@ def test_from_model_refuses_other_objects():
         engine.NumpyAdder(object())
 
 
-def test_float64_model_runs_in_float32(tmp_path):
+@pytest.mark.parametrize("numba_loop", [False, True])
+def test_float64_model_runs_in_float64(tmp_path, numba_loop):
+    # the engine rounds as the model does: a float64 model (the seed recipe's) in float64
     model = BitAdder(16, dtype="float64", cell="gru", seed=0)
     randomise(model, seed=1)
     save_model(model, tmp_path)
     m = engine.NumpyAdder(adder.load(tmp_path))
     assert json.loads((tmp_path / CONFIG_NAME).read_text())["model"]["dtype"] == "float64"
-    assert m.weights.dtype == "float64"
-    assert m.table.dtype == np.float32 and m.U.dtype == np.float32
-    assert m.logits(INPUTS["mixed"][:4]).dtype == np.float32
-    # the engine's float32 weights are the float64 ones rounded
-    np.testing.assert_array_equal(m.U_h, model.cell.U_h.numpy().astype(np.float32))
+    assert m.weights.dtype == "float64" and m.dtype == np.float64
+    assert m.table.dtype == np.float64 and m.U.dtype == np.float64
+    x = INPUTS["mixed"][:4]
+    k = step_index(x)
+    got = engine.kernel()(k, *m.kernel_args()) if numba_loop else m._logits_numpy(k)
+    assert got.dtype == np.float64
+    ref = model(tf.constant(x, tf.float64)).numpy()[..., 0]
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(m.U_h, model.cell.U_h.numpy())
 
 
 # -- which loop runs ---------------------------------------------------------------------

@@ -5,8 +5,8 @@ model, and what ``gru-tutorial train`` makes by default); the other cells run
 the engine's NumPy loop. The inputs: ``k`` (batch, time) holds the index
 ``2 a + b`` of each step's bit pair, ``table`` the input terms of every gate for
 the four pairs (see :class:`gru_tutorial.engine.NumpyAdder`), then the recurrent
-weights and the readout ``V``, ``c``. It returns the logits, float32
-(batch, time). The arithmetic is the engine's NumPy loop written out:
+weights and the readout ``V``, ``c``. It returns the logits (batch, time) in the
+dtype of ``table`` (float32 or float64; numba compiles one version for each). The arithmetic is the engine's NumPy loop written out:
 ``_matvec`` adds ``h U`` row by row, so the inner loop runs along contiguous
 memory and compiles to vector instructions. Compiled code is cached next to
 this file (``cache=True``), so only the first run on a machine pays for
@@ -21,7 +21,7 @@ _jit = numba.njit(cache=True, nogil=True)
 
 @_jit
 def _sig(a):
-    return np.float32(1.0) / (np.float32(1.0) + np.exp(-a))
+    return np.float32(1.0) / (np.float32(1.0) + np.exp(-a))  # 1.0 is exact: a's dtype
 
 
 @_jit
@@ -46,11 +46,12 @@ def gru(k, table, U_zr, U_h, V, c):
     """Logits (batch, time) of the GRU adder for input codes ``k``; one sequence at a time."""
     batch, time = k.shape
     u = V.shape[0]
-    out = np.empty((batch, time), dtype=np.float32)
-    h = np.zeros(u, dtype=np.float32)
-    rh = np.zeros(u, dtype=np.float32)
-    a_zr = np.zeros(2 * u, dtype=np.float32)
-    a_h = np.zeros(u, dtype=np.float32)
+    dt = table.dtype
+    out = np.empty((batch, time), dtype=dt)
+    h = np.zeros(u, dtype=dt)
+    rh = np.zeros(u, dtype=dt)
+    a_zr = np.zeros(2 * u, dtype=dt)
+    a_h = np.zeros(u, dtype=dt)
     for n in range(batch):
         h[:] = 0
         for t in range(time):

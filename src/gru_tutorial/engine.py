@@ -4,7 +4,7 @@ Explained in the chapter "Performance" (``book/08_performance.ipynb``). A traine
 bit adder is a few small matrices; adding two numbers needs nothing but them.
 :class:`NumpyAdder` runs a model's :class:`~gru_tutorial.adder.AdderWeights`
 (from :func:`gru_tutorial.adder.load`, or a trained model) with the same
-equations as :class:`~gru_tutorial.model.BitAdder`, in float32, for every cell
+equations as :class:`~gru_tutorial.model.BitAdder`, in the model's dtype, for every cell
 of :data:`gru_tutorial.recipes.CELLS`. This module imports neither TensorFlow
 nor Keras, so ``gru-tutorial add`` answers in a fraction of a second.
 
@@ -113,7 +113,10 @@ def _pair_codes(x: np.ndarray) -> np.ndarray:
 
 
 class NumpyAdder:
-    """A trained bit adder's forward pass in NumPy (float32).
+    """A trained bit adder's forward pass in NumPy, in the model's own dtype.
+
+    float32 for the book's fast and small models, float64 for the seed recipe's, so
+    that the engine rounds as the model does (the order of the sums aside).
 
     Parameters
     ----------
@@ -132,17 +135,19 @@ class NumpyAdder:
     table : numpy.ndarray
         ``x W + b`` of every gate for the four input pairs ``(a, b)``, row
         ``2 a + b``, shape ``(4, gates * units)``.
+    dtype : numpy.dtype
+        The arithmetic, the model's dtype.
     """
 
     def __init__(self, weights: AdderWeights) -> None:
         weights = as_weights(weights)
         self.weights, self.cell, self.units = weights, weights.cell, weights.units
         self.info = weights.info
-        self.threshold = np.float32(weights.threshold)  # a bit is 1 where the output is above
-        # float32: exact for a float32 model, rounded for a float64 one
-        w = {k: v.astype(np.float32) for k, v in weights.arrays.items()}
-        self.V, self.c = w["V"], np.float32(w["c"])
-        pairs = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float32)
+        self.dtype = dt = np.dtype(weights.dtype)
+        self.threshold = dt.type(weights.threshold)  # a bit is 1 where the output is above
+        w = {k: v.astype(dt) for k, v in weights.arrays.items()}  # exact: already rounded
+        self.V, self.c = w["V"], dt.type(w["c"])
+        pairs = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=dt)
         if self.cell == "keras-gru":
             self.table = pairs @ w["kernel"] + w["bias"][0]  # z, r, h
             self.U = w["recurrent_kernel"]
@@ -157,7 +162,7 @@ class NumpyAdder:
                 self.U_h = w["U_h"]
             else:
                 self.U = np.concatenate([w[n.format("U")] for n in names], axis=1)
-        self.table = np.ascontiguousarray(self.table, dtype=np.float32)
+        self.table = np.ascontiguousarray(self.table, dtype=dt)
 
     # -- the forward pass ----------------------------------------------------
     def logits(self, x: np.ndarray) -> np.ndarray:
@@ -166,7 +171,7 @@ class NumpyAdder:
         Returns
         -------
         numpy.ndarray
-            float32, shape ``(batch, time)``.
+            In the model's dtype, shape ``(batch, time)``.
         """
         x = np.asarray(x)
         check_input_shape(x)
@@ -219,9 +224,9 @@ class NumpyAdder:
         """
         batch, time = k.shape
         u = self.units
-        h = np.zeros((batch, u), dtype=np.float32)
-        c = np.zeros((batch, u), dtype=np.float32)
-        out = np.empty((time, batch), dtype=np.float32)  # time-major, as k_steps
+        h = np.zeros((batch, u), dtype=self.dtype)
+        c = np.zeros((batch, u), dtype=self.dtype)
+        out = np.empty((time, batch), dtype=self.dtype)  # time-major, as k_steps
         k_steps = np.ascontiguousarray(k.T)
         V = self.V
         start, margin = 0, float("inf")
