@@ -4,7 +4,9 @@ Each variant trains a few seeds with at most ``--max-steps`` iterations and the
 fast recipe's stopping rule (exact on held-out 20, 200 and 1,000-bit sums and
 adversarial sums), with smaller held-out sets (``--eval-count``) to save time.
 The fixed-data variant trains on one set of 100 sums drawn the seed tutorial's
-way, at the fast recipe's 16 bits. The seed recipe's loss is the squared error of a
+way (operands below 2**15 - 1), at the fast recipe's 16 steps. The short-sums variant draws
+fresh sums of 5-bit operands (6 steps; the seed recipe's fixed sums have 5 steps, operands 0 to
+14). The seed recipe's loss is the squared error of a
 linear output (its readout and loss go back together); the squared error of the
 sigmoid, the variant this book used as "the original" before, is its own row.
 """
@@ -24,7 +26,7 @@ CHANGES = {
     "linear output, squared error (seed's)": {"loss": "mse", "readout": "linear"},
     "squared error of the sigmoid (ours)": {"loss": "mse"},
     "init: truncated normal 0.01 (seed's)": {"init": "seed"},
-    "5-bit training sums (seed's)": {"train_bits": 5},
+    "short training sums (5-bit operands)": {"train_bits": 5},
     "uniform bits, no mixed density": {"mixed_density": False},
     "one fixed set of 100 sums (seed's)": {"fixed_data": True},
     "float64 (seed's)": {"dtype": "float64"},
@@ -50,7 +52,7 @@ def main() -> None:
             r = train(recipe, seed=s, max_steps=max_steps, eval_count=args.eval_count,
                       progress=False)
             runs.append({"seed": s, "iterations": r.iterations, "seconds": r.seconds,
-                         "converged": r.converged,
+                         "converged": r.converged, "checks": len(r.history.checks),
                          "exact": {str(k): v.exact_accuracy for k, v in r.evaluation.items()}})
             log(name, s, r.iterations, r.converged, f"{r.seconds:.2f}s")
         its = [r["iterations"] for r in runs if r["converged"]]

@@ -125,7 +125,7 @@ def seed_run(recipe, seed: int, steps: int, every: int, loss_every: int, count: 
     result = trainer.run()
     out["seconds"] = time.perf_counter() - t
     out["iterations"] = result.iterations
-    out["converged_at"] = result.converged_at  # the trainer's record: validation sample exact
+    out["converged_at"] = result.converged_at  # when the trainer's check found it exact
     out["final"] = out["scores"][-1] if out["scores"] else {}
     out["test"] = test_scores(model, seed, count)
     out["outputs"] = outputs_by_step(model, fresh[1000])

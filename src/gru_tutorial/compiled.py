@@ -6,7 +6,8 @@ the engine's NumPy loop. The inputs: ``k`` (batch, time) holds the index
 ``2 a + b`` of each step's bit pair, ``table`` the input terms of every gate for
 the four pairs (see :class:`gru_tutorial.engine.NumpyAdder`), then the recurrent
 weights and the readout ``V``, ``c``. It returns the logits (batch, time) in the
-dtype of ``table`` (float32 or float64; numba compiles one version for each). The arithmetic is the engine's NumPy loop written out:
+dtype of ``table`` (float32 or float64; numba compiles one version for each).
+The arithmetic is the engine's NumPy loop written out:
 ``_matvec`` adds ``h U`` row by row, so the inner loop runs along contiguous
 memory and compiles to vector instructions. Compiled code is cached next to
 this file (``cache=True``), so only the first run on a machine pays for

@@ -72,7 +72,7 @@ def length_bucket(length: int) -> int:
 
 
 class BitAdder(keras.Model):
-    """A recurrent cell (a GRU by default) over time plus a linear readout to one logit per bit.
+    """A recurrent cell (a GRU by default) over time plus a linear readout to one number per bit.
 
     Parameters
     ----------

@@ -13,8 +13,9 @@ recipes (:data:`RECIPES`):
     one full-batch step per iteration on one fixed set of 100 five-bit sums
     (operands 0 to 14), backpropagated by TensorFlow's automatic gradient,
     for 5,000 iterations (``stop='max-steps'``: the code has no stopping
-    rule). The first iteration at which its validation sample (100 more sums
-    drawn the same way) is all exact is recorded as ``converged_at``.
+    rule). Its held-out set is its validation sample, 100 more sums drawn the
+    same way; ``converged_at`` records when the trainer found it all exact
+    (see :class:`gru_tutorial.train.Trainer`).
 ``fast`` (default)
     A fresh random batch of 16-bit additions every step, with each operand's
     density of ones drawn at random so that long carry chains occur (an
@@ -113,7 +114,10 @@ class Recipe:
     batch_size : int
         Examples per step.
     train_bits : int
-        Bits per operand of the training sums (2 to 63 with ``fixed_data``).
+        Bits per operand of the fresh training sums, which take ``train_bits + 1``
+        steps; with ``fixed_data``, the seed scheme's sequence length instead (2 to
+        63): its operands are drawn from ``0 .. 2**(train_bits - 1) - 2``, 0 to 14
+        for 5 steps.
     fixed_data : bool
         Train on one fixed data set (the seed scheme) instead of fresh batches.
     mixed_density : bool

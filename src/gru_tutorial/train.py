@@ -319,7 +319,9 @@ class Trainer:
     iteration : int
         Steps taken so far.
     converged_at : int or None
-        First step at which every held-out set was exact.
+        The step at which the held-out check first passed. The check runs after a
+        step whose training batch, scored before the step, was all exact, so the
+        held-out sets may have been exact a step or more earlier.
     should_stop : bool
         Set by a callback to end the run after the current step.
     """

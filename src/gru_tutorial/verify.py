@@ -11,8 +11,9 @@ tracks the last ``history`` input pairs and the carry before them, such that
 2. for every node and each of the four input pairs, the image of the node's box
    under one GRU step (widened by a slack, below) lies inside the box of the node
    the graph moves to;
-3. on every box other than the start, the readout's logit has the sign of the sum
-   bit, ``a_t xor b_t xor carry``, which the node determines, with a margin.
+3. on every box other than the start, the readout ``h V + c`` is on the right side of the
+   model's threshold (above it where the sum bit ``a_t xor b_t xor carry``, which the node
+   determines, is 1, below it where it is 0), with a margin.
 
 By induction over time, ``h_t`` lies in the box of the node reached after ``t``
 steps, so every output bit of every sum is right. :func:`check_certificate`
