@@ -81,10 +81,10 @@ THRESHOLDS = {"logit": 0.0, "linear": 0.5}
 """The value of ``h V + c`` above which a bit is 1, by readout."""
 
 STOPS = ("held-out", "max-steps")
-"""When a run ends: ``'held-out'``, at the first step at which every held-out set is
-exact (plus ``extra_steps``), or at ``max_steps``; ``'max-steps'``, always after
-``max_steps`` steps, recording the first step at which the held-out sets were exact
-(the original code's fixed 5,000 iterations)."""
+"""When a run ends: ``'held-out'``, once the held-out check passes (plus
+``extra_steps``), or at ``max_steps``; ``'max-steps'``, always after ``max_steps``
+steps, recording when the check passed in ``converged_at`` (the original code's
+fixed 5,000 iterations)."""
 
 
 def _flag(value: object, name: str) -> bool:
