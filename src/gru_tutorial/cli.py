@@ -469,14 +469,17 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     check_int(args.max_history, "--max-history", 1, 8)
     from .verify import verify
 
-    result = verify(_load_weights(args.model), max_history=args.max_history)  # NumPy only
+    weights = _load_weights(args.model)
+    result = verify(weights, max_history=args.max_history)  # NumPy only
     seconds = _seconds_since_start()  # the whole command, start-up included
     if args.json:
         print(json.dumps(result.to_dict() | {"seconds": round(seconds, 3)}))
     elif result.certified:
-        print(f"certified: the model adds correctly at every length (certificate of "
-              f"{result.boxes} boxes, last {result.history} input pairs; margin "
-              f"{result.margin:.3g} from the readout's threshold; {seconds:.1f} s)")
+        from .verify import covers
+
+        print(f"certified: the model adds correctly at every length, {covers(weights)} "
+              f"(certificate of {result.boxes} boxes, last {result.history} input pairs; "
+              f"margin {result.margin:.3g} from the readout's threshold; {seconds:.1f} s)")
     else:
         print(f"not certified ({seconds:.1f} s, up to {result.boxes} boxes): "
               f"{result.failure}")

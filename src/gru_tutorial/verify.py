@@ -31,10 +31,14 @@ that). The slack of condition 2 bounds the error of running the
 model in its own dtype: ``gamma_n`` bounds on every dot product (any summation
 order, with or without fused multiply-add) and an assumed accuracy of the
 dtype's ``sigmoid`` and ``tanh`` (:data:`FUNCTION_ERROR`, which the chapter
-measures). Matrix products must be true float32 products, as on CPUs (GPUs that
-use TF32 for float32 matrix products break that bound). So a certificate proves
-that the model, run step by step in its dtype, predicts every bit of every sum,
-given those two accuracy assumptions.
+measures), plus an absolute term for results below the dtype's smallest normal
+number, which CPUs may flush to zero (TensorFlow's kernels do). Matrix products
+must be true float32 products, as on CPUs (GPUs that use TF32 for float32 matrix
+products break that bound). So a certificate proves that the model, run step by
+step in its dtype or in any finer arithmetic (:func:`covers` names the engines),
+predicts every bit of every sum, given those two accuracy assumptions; the tests
+measure the functions of every engine against :data:`FUNCTION_ERROR` and check
+certificates again with an independent interval checker.
 """
 
 from __future__ import annotations
@@ -52,7 +56,7 @@ from .data import carries
 
 __all__ = ["gru_weights", "gates", "step", "logits", "HistoryGraph", "Certificate",
            "VerifyResult", "FUNCTION_ERROR", "MEAN_VALUE_MAX_UNITS", "image",
-           "run_error_bound", "check_certificate", "find_certificate", "verify"]
+           "run_error_bound", "check_certificate", "find_certificate", "verify", "covers"]
 
 FUNCTION_ERROR = {"float32": 1e-5, "float64": 1e-12}
 """Assumed largest absolute error of ``sigmoid`` and ``tanh`` as the model runs them."""
@@ -62,6 +66,9 @@ MEAN_VALUE_MAX_UNITS = 64
 
 _U64 = 2.0 ** -53  # unit roundoff of float64, the arithmetic of the enclosures
 _ROUNDOFF = {"float32": 2.0 ** -24, "float64": _U64}
+# The smallest normal number of each dtype. Below it, relative error bounds fail: CPUs
+# flush subnormal results to zero (TensorFlow's kernels do) or round them absolutely.
+_TINY_NORMAL = {"float32": 2.0 ** -126, "float64": 2.0 ** -1022}
 _TINY = 1e-300
 _H_BOUND = 1.0 + 1e-3  # |h| bound used for the run-error slack; boxes must respect it
 _INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])  # code = 2 a + b
@@ -373,25 +380,44 @@ def run_error_bound(weights: AdderWeights, function_error: float | None = None
         ``(state_slack, logit_slack)``.
     """
     w = weights
-    u = _ROUNDOFF[w.dtype]
+    u, tiny = _ROUNDOFF[w.dtype], _TINY_NORMAL[w.dtype]
     fe = FUNCTION_ERROR[w.dtype] if function_error is None else float(function_error)
     if not 0 <= fe < 0.1:
         raise ArgumentError(f"function_error must be in [0, 0.1), got {function_error}")
     H, n = _H_BOUND, w.units
     g = _gamma(n + 3, u)
+    # an underflowed (flushed or subnormal) product or sum is off by less than 2 tiny in
+    # absolute terms: a dot product of k terms by less than 2 k tiny
+    flush = 2 * (n + 3) * tiny
 
     def gate(W, U, b):
-        return (np.abs(W).sum(0) + H * np.abs(U).sum(0) + np.abs(b)) * g
+        return (np.abs(W).sum(0) + H * np.abs(U).sum(0) + np.abs(b)) * g + flush
 
     e_z = gate(w.W_z, w.U_z, w.b_z) / 4 + fe   # sigmoid is 1/4-Lipschitz
     e_r = gate(w.W_r, w.U_r, w.b_r) / 4 + fe
-    e_rh = e_r * H + u * H * (1 + e_r)          # r * h, rounded
+    e_rh = e_r * H + u * H * (1 + e_r) + 2 * tiny  # r * h, rounded
     pre_h = (np.abs(w.W_h).sum(0) + H * (1 + e_r.max()) * np.abs(w.U_h).sum(0)
-             + np.abs(w.b_h)) * g + (e_rh @ np.abs(w.U_h))
+             + np.abs(w.b_h)) * g + flush + (e_rh @ np.abs(w.U_h))
     e_t = pre_h + fe                            # tanh is 1-Lipschitz
-    state = (1 + H + e_t) * e_z + (1 + e_z) * e_t + 5 * u * (H + 1 + e_t)
-    logit = _gamma(n + 1, u) * (H * np.abs(w.V).sum() + abs(w.c))
+    state = (1 + H + e_t) * e_z + (1 + e_z) * e_t + 5 * u * (H + 1 + e_t) + 10 * tiny
+    logit = _gamma(n + 1, u) * (H * np.abs(w.V).sum() + abs(w.c)) + 2 * (n + 1) * tiny
     return float(state.max()), float(logit)
+
+
+def covers(weights: AdderWeights) -> str:
+    """What a certificate of these weights proves about the arithmetic that runs, in words.
+
+    The run-error slack bounds rounding in the model's dtype for any summation order,
+    with or without fused multiply-add, with subnormals flushed to zero or not, so it
+    also covers any finer arithmetic (float64 for a float32 model): TensorFlow's CPU
+    kernels (graph and XLA), the NumPy engine, the numba loop and the page's JavaScript.
+    It does not cover GPUs that multiply float32 matrices in TF32.
+    """
+    w = as_weights(weights)
+    return (f"run step by step in {w.dtype} or finer arithmetic on a CPU (TensorFlow, the "
+            f"NumPy engine, numba{', the page' if w.dtype == 'float32' else ''}), assuming "
+            f"its sigmoid and tanh are within {FUNCTION_ERROR[w.dtype]:g} of the true "
+            "functions")
 
 
 # -- certificates -------------------------------------------------------------------------

@@ -1,0 +1,230 @@
+"""The verifier's theorem against the arithmetic that runs (issue 21's audit, part 4).
+
+- An independent checker (``independent_check``, mpmath intervals, no code shared with
+  ``verify``) confirms the certificates ``verify`` accepts and rejects tampered ones.
+- Enclosures hold the exact image of points, computed with 40 significant digits.
+- A readout in the subnormal range, where TensorFlow's kernels flush to zero, is not
+  certified; the same readout scaled into the normal range still is.
+- Every engine's float32 ``sigmoid`` and ``tanh`` are within ``FUNCTION_ERROR``.
+- The command's message names the arithmetic and the assumption.
+"""
+
+from __future__ import annotations
+
+import independent_check as ic
+import numba
+import numpy as np
+import pytest
+import tensorflow as tf
+from mpmath import mp, mpf
+
+from gru_tutorial import adder, compiled, engine
+from gru_tutorial import verify as V
+from gru_tutorial.cli import main
+from gru_tutorial.inside import hand_built_weights, to_model
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return adder.load_pretrained()
+
+
+@pytest.fixture(scope="module")
+def bundled_cert(bundled):
+    result = V.verify(bundled)
+    assert result.certified
+    return result.certificate
+
+
+# -- an independent checker ---------------------------------------------------------------
+
+def test_an_independent_checker_confirms_the_bundled_certificate(bundled, bundled_cert):
+    assert ic.check(bundled, bundled_cert) is None
+
+
+def test_an_independent_checker_confirms_the_hand_built_certificate():
+    w = hand_built_weights()
+    result = V.verify(w)
+    assert result.certified and result.boxes == 9
+    assert ic.check(w, result.certificate) is None
+
+
+def _tampered(cert, how):
+    lower, upper = cert.lower.copy(), cert.upper.copy()
+    slack = cert.slack
+    if how == "a target box shrunk":
+        t = cert.graph.target[5, 0]
+        upper[t] = lower[t] + 0.25 * (upper[t] - lower[t])
+    elif how == "more slack than room":
+        slack = 0.05
+    elif how == "start box moved off 0":
+        lower[0] = upper[0] = 0.01
+    return V.Certificate(cert.history, lower, upper, slack, cert.logit_slack)
+
+
+@pytest.mark.parametrize("how", ["a target box shrunk", "more slack than room",
+                                 "start box moved off 0"])
+def test_both_checkers_reject_a_tampered_certificate(bundled, bundled_cert, how):
+    cert = _tampered(bundled_cert, how)
+    assert not V.check_certificate(bundled, cert).ok
+    assert ic.check(bundled, cert) is not None
+
+
+@pytest.mark.parametrize("shift", [-1.0, 1.0])
+def test_both_checkers_reject_a_readout_on_the_wrong_side(bundled, bundled_cert, shift):
+    # the same boxes, with the readout's bias moved past the certificate's margin
+    w = bundled.replace(c=bundled.c + shift * 2.5)
+    assert not V.check_certificate(w, bundled_cert).ok
+    assert ic.check(w, bundled_cert) is not None
+
+
+def test_both_checkers_want_the_readout_beyond_its_slack(bundled, bundled_cert):
+    # move the readout's bias so that the closest box lies on the right side of the
+    # threshold, but closer than the logit slack: a rounding could put it on the wrong side
+    _, _, margins = V._readout(bundled, bundled_cert.graph, bundled_cert.lower,
+                               bundled_cert.upper)
+    node = int(np.argmin(margins)) + 1
+    towards = -1.0 if bundled_cert.graph.sum_bit[node] == 1 else 1.0
+    shift = float(margins.min()) - 0.5 * bundled_cert.logit_slack
+    w = bundled.replace(c=bundled.c + towards * shift)
+    _, _, moved = V._readout(w, bundled_cert.graph, bundled_cert.lower, bundled_cert.upper)
+    assert 0 < moved.min() < bundled_cert.logit_slack
+    assert not V.check_certificate(w, bundled_cert).ok
+    assert ic.check(w, bundled_cert) is not None
+
+
+# -- enclosures hold exact images ---------------------------------------------------------
+
+def _exact_step(w, h, code):
+    """The GRU step at a point, with 40 significant digits."""
+    mp.dps = 40
+    a, b = code // 2, code % 2
+    h = [mpf(float(v)) for v in h]
+
+    def pre(W, U, bias, state):
+        return [mpf(float(W[0, j])) * a + mpf(float(W[1, j])) * b + mpf(float(bias[j]))
+                + sum(mpf(float(U[i, j])) * state[i] for i in range(len(state)))
+                for j in range(len(state))]
+
+    z = [1 / (1 + mp.exp(-v)) for v in pre(w.W_z, w.U_z, w.b_z, h)]
+    r = [1 / (1 + mp.exp(-v)) for v in pre(w.W_r, w.U_r, w.b_r, h)]
+    rh = [ri * hi for ri, hi in zip(r, h, strict=True)]
+    t = [mp.tanh(v) for v in pre(w.W_h, w.U_h, w.b_h, rh)]
+    return [(1 - zj) * hj + zj * tj for zj, hj, tj in zip(z, h, t, strict=True)]
+
+
+def _cancelling(w):
+    """The bundled weights with large terms that cancel: rounding dominates the enclosure."""
+    return w.replace(b_z=w.b_z + 3000.0, W_z=w.W_z - 1500.0, b_h=w.b_h - 4096.0,
+                     W_h=w.W_h + 2048.0)
+
+
+@pytest.mark.parametrize("which", ["bundled", "cancelling"])
+def test_enclosures_hold_the_exact_image_of_points(bundled, which):
+    w = bundled if which == "bundled" else _cancelling(bundled)
+    rng = np.random.default_rng(0)
+    centres = rng.uniform(-1, 1, size=(60, w.units))
+    for width in (0.0, 1e-9, 1e-4):
+        lo, hi = centres - width, centres + width
+        for code in range(4):
+            for mean_value in (False, True):
+                low, high = V.image(w, lo, hi, code, mean_value=mean_value)
+                for n in range(0, 60, 3):
+                    for point in (lo[n], hi[n], 0.5 * (lo[n] + hi[n])):
+                        exact = _exact_step(w, point, code)
+                        for j, e in enumerate(exact):
+                            assert mpf(float(low[n, j])) <= e <= mpf(float(high[n, j])), \
+                                (which, width, code, mean_value, n, j)
+
+
+def test_each_enclosure_primitive_holds_the_exact_value():
+    # one layer at a time, so that no other layer's widening can hide a missing one
+    from fractions import Fraction
+
+    rng = np.random.default_rng(1)
+    W = rng.normal(size=(5, 4)) * 1e3
+    b = -(np.ones(5) @ W) + rng.normal(size=4)  # large terms that cancel
+    for _ in range(200):
+        h = 1.0 + rng.normal(size=(1, 5)) * 1e-3
+        lo, hi = V._affine(h, h, W, b)
+        for j in range(4):
+            exact = sum(Fraction(float(h[0, i])) * Fraction(float(W[i, j])) for i in range(5))
+            exact += Fraction(float(b[j]))
+            assert Fraction(float(lo[0, j])) <= exact <= Fraction(float(hi[0, j]))
+    mp.dps = 40
+    x = rng.uniform(-30, 30, size=4000)
+    for f, exact_f, floor, ceil in ((V._sigmoid, lambda v: 1 / (1 + mp.exp(-v)), 0.0, 1.0),
+                                    (np.tanh, mp.tanh, -1.0, 1.0)):
+        lo, hi = V._monotone(f, x, x, floor, ceil)
+        for v, a, c in zip(x, lo, hi, strict=True):
+            assert mpf(float(a)) <= exact_f(mpf(float(v))) <= mpf(float(c))
+    a, c = rng.normal(size=(2, 2000))
+    lo, hi = V._product(a, a, c, c)
+    for p, q, low, high in zip(a, c, lo, hi, strict=True):
+        exact = Fraction(float(p)) * Fraction(float(q))
+        assert Fraction(float(low)) <= exact <= Fraction(float(high))
+
+
+# -- underflow ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("power", [130, 140, 148])
+def test_a_readout_in_the_subnormal_range_is_not_certified(bundled, power):
+    # TensorFlow's CPU kernels flush subnormals to zero: such a model outputs 0s there
+    scale = 2.0 ** -power
+    w = bundled.replace(V=bundled.V * scale, c=bundled.c * scale)
+    assert not V.verify(w, max_history=3).certified
+
+
+def test_the_same_readout_in_the_normal_range_is_certified_and_runs_right(bundled):
+    scale = 2.0 ** -100
+    w = bundled.replace(V=bundled.V * scale, c=bundled.c * scale)
+    assert V.verify(w, max_history=3).certified
+    model = to_model(w)
+    assert model.add(3, 3) == 6 and engine.NumpyAdder(w).add(3, 3) == 6
+    assert model.add(2**300 - 1, 1) == 2**300
+
+
+# -- the assumed function errors, measured in every engine ---------------------------------
+
+@numba.njit
+def _numba_functions(xs):
+    s, t = np.empty_like(xs), np.empty_like(xs)
+    for i in range(xs.size):
+        s[i] = compiled._sig(xs[i])
+        t[i] = np.tanh(xs[i])
+    return s, t
+
+
+def _engines(x32):
+    out = {"NumPy engine": (engine._sigmoid(x32.copy()), np.tanh(x32)),
+           "numba": _numba_functions(x32)}
+    for mode, jit in (("TensorFlow graph", False), ("TensorFlow XLA", True)):
+        fs = [tf.function(fn, jit_compile=jit) for fn in (tf.sigmoid, tf.tanh)]
+        out[mode] = tuple(f(tf.constant(x32)).numpy() for f in fs)
+    # the page: float64 Math.exp / Math.tanh, then Math.fround (a float32 rounding)
+    x64 = x32.astype(np.float64)
+    out["the page (as its JavaScript computes)"] = (
+        (1.0 / (1.0 + np.exp(-x64))).astype(np.float32), np.tanh(x64).astype(np.float32))
+    return out
+
+
+def test_every_engine_meets_the_assumed_function_error():
+    x32 = np.linspace(-40, 40, 800_001, dtype=np.float32)
+    x64 = x32.astype(np.float64)
+    exact = (1.0 / (1.0 + np.exp(-x64)), np.tanh(x64))
+    bound = V.FUNCTION_ERROR["float32"]
+    for name, got in _engines(x32).items():
+        assert all(g.dtype == np.float32 for g in got), name
+        errors = [np.abs(g.astype(np.float64) - e).max() for g, e in zip(got, exact, strict=True)]
+        assert max(errors) < bound, (name, errors)
+        assert max(errors) > 1e-9, name  # float32: a bound of 1e-9 would be false
+
+
+# -- the message names what is proven -----------------------------------------------------
+
+def test_the_certified_message_names_the_arithmetic_and_the_assumption(capsys):
+    assert main(["verify"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("certified: the model adds correctly at every length, run step by "
+                          "step in float32 or finer arithmetic on a CPU")
+    assert f"within {V.FUNCTION_ERROR['float32']:g} of the true functions" in out
