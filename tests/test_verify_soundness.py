@@ -119,9 +119,20 @@ def _cancelling(w):
                      W_h=w.W_h + 2048.0)
 
 
-@pytest.mark.parametrize("which", ["bundled", "cancelling"])
+def _cancelling_input(w):
+    """An input term ``x W + b`` whose float64 sum loses a small term: 2^40 + 2^-20 - 2^40."""
+    W_z, b_z = w.W_z.copy(), w.b_z.copy()
+    W_z[:, 0] = (2.0 ** 40, 2.0 ** -20)
+    b_z[0] = -(2.0 ** 40)
+    return w.replace(W_z=W_z, b_z=b_z)
+
+
+MODELS = {"bundled": lambda w: w, "cancelling": _cancelling, "cancelling input": _cancelling_input}
+
+
+@pytest.mark.parametrize("which", list(MODELS))
 def test_enclosures_hold_the_exact_image_of_points(bundled, which):
-    w = bundled if which == "bundled" else _cancelling(bundled)
+    w = MODELS[which](bundled)
     rng = np.random.default_rng(0)
     centres = rng.uniform(-1, 1, size=(60, w.units))
     for width in (0.0, 1e-9, 1e-4):
@@ -218,6 +229,22 @@ def test_every_engine_meets_the_assumed_function_error():
         errors = [np.abs(g.astype(np.float64) - e).max() for g, e in zip(got, exact, strict=True)]
         assert max(errors) < bound, (name, errors)
         assert max(errors) > 1e-9, name  # float32: a bound of 1e-9 would be false
+
+
+def test_tensorflow_multiplies_float32_matrices_in_float32():
+    import gru_tutorial.model  # noqa: F401  (turns TF32 off)
+
+    assert not tf.config.experimental.tensor_float_32_execution_enabled()
+
+
+def test_hand_built_weights_are_what_the_float32_model_computes_with():
+    # the verifier checks the weights the model runs: rounded to its dtype first
+    w = hand_built_weights()
+    for name, a in w.arrays.items():
+        np.testing.assert_array_equal(a, np.asarray(a, np.float32).astype(np.float64), name)
+    model_weights = adder.AdderWeights.from_model(to_model(w)).arrays
+    for name, a in w.arrays.items():
+        np.testing.assert_array_equal(model_weights[name], a, name)
 
 
 # -- the message names what is proven -----------------------------------------------------

@@ -212,16 +212,26 @@ def _up(x: np.ndarray) -> np.ndarray:
     return np.nextafter(x, np.inf)
 
 
-def _affine(lo: np.ndarray, hi: np.ndarray, W: np.ndarray, b: np.ndarray
-            ) -> tuple[np.ndarray, np.ndarray]:
-    """Enclosure of ``h W + b`` for ``h`` in the boxes ``[lo, hi]`` (rows)."""
+def _affine(lo: np.ndarray, hi: np.ndarray, W: np.ndarray, b: np.ndarray,
+            b_size: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Enclosure of ``h W + b`` for ``h`` in the boxes ``[lo, hi]`` (rows).
+
+    ``b`` may itself be a computed sum (the input term ``x W_x + b``); ``b_size``, the
+    sum of the absolute values of its terms, then bounds its own rounding too.
+    """
     mid = 0.5 * (lo + hi)
     rad = _up(np.maximum(hi - mid, mid - lo) * (1 + 4 * _U64))
     center = mid @ W + b
-    k = W.shape[0] + 2
-    err = _gamma(2 * k) * (np.abs(mid) @ np.abs(W) + np.abs(b)) + _TINY
+    k = W.shape[0] + 3  # the terms of h W, up to three of the input term, and the sum
+    size = np.abs(b) if b_size is None else np.maximum(np.abs(b), b_size)
+    err = _gamma(2 * k) * (np.abs(mid) @ np.abs(W) + size) + _TINY
     spread = (rad @ np.abs(W)) * (1 + _gamma(2 * k)) + err
     return _down(center - spread), _up(center + spread)
+
+
+def _input_term(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x W + b`` in float64 and the sum of its terms' absolute values (for its rounding)."""
+    return x @ W + b, np.abs(x) @ np.abs(W) + np.abs(b)
 
 
 def _monotone(f, lo: np.ndarray, hi: np.ndarray, floor: float, ceil: float
@@ -252,10 +262,13 @@ def _bell(sl, sh, peak_at, f):
 
 
 def _pieces(w: AdderWeights, lo, hi, x):
-    zl, zh = _monotone(_sigmoid, *_affine(lo, hi, w.U_z, x @ w.W_z + w.b_z), 0.0, 1.0)
-    rl, rh = _monotone(_sigmoid, *_affine(lo, hi, w.U_r, x @ w.W_r + w.b_r), 0.0, 1.0)
+    zl, zh = _monotone(_sigmoid, *_affine(lo, hi, w.U_z, *_input_term(x, w.W_z, w.b_z)),
+                       0.0, 1.0)
+    rl, rh = _monotone(_sigmoid, *_affine(lo, hi, w.U_r, *_input_term(x, w.W_r, w.b_r)),
+                       0.0, 1.0)
     pl, ph = _product(rl, rh, lo, hi)
-    tl, th = _monotone(np.tanh, *_affine(pl, ph, w.U_h, x @ w.W_h + w.b_h), -1.0, 1.0)
+    tl, th = _monotone(np.tanh, *_affine(pl, ph, w.U_h, *_input_term(x, w.W_h, w.b_h)),
+                       -1.0, 1.0)
     return (zl, zh), (rl, rh), (tl, th)
 
 
