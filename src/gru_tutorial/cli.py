@@ -410,21 +410,31 @@ def _cmd_train(args: argparse.Namespace) -> int:
     result = train(args.recipe, seed=args.seed, max_steps=args.max_steps, cell=args.cell,
                    progress=not (args.quiet or args.json))
     cell = result.recipe.cell
+    proven = result.recipe.stop == "proven"
     info = {"recipe": args.recipe, "cell": cell, "seed": args.seed,
             "iterations": result.iterations,
             "converged": result.converged, "converged_at": result.converged_at,
             "evaluation": {str(k): v.to_dict() for k, v in result.evaluation.items()}}
+    if proven:
+        info["certified_at"] = result.certified_at
     out = save_model(result.model, args.out, info=info)
-    # the stopping rule: exact on every held-out set (still so after any extra steps)
+    # the stopping rule: exact on every held-out set (still so after any extra steps), and
+    # for a recipe that stops when proven, a certificate
     exact = result.converged and all(v.exact_accuracy == 1.0 for v in result.evaluation.values())
-    status = 0 if exact else 1
+    ok = exact and (result.certified_at is not None or not proven)
+    status = 0 if ok else 1
     if not exact:
         print(f"gru-tutorial train: the model is not exact on its held-out sums (exit status 1); "
               f"it was saved to {out} all the same", file=sys.stderr)
+    elif not ok:
+        print(f"gru-tutorial train: the model was not proven within {result.iterations} "
+              f"iterations (exit status 1); it was saved to {out} all the same",
+              file=sys.stderr)
     if args.json:
         print(json.dumps({"iterations": result.iterations, "seconds": round(result.seconds, 3),
                           "exact_accuracy": result.exact_accuracy, "converged": result.converged,
                           "converged_at": result.converged_at, "exact": exact,
+                          **({"certified_at": result.certified_at} if proven else {}),
                           "recipe": args.recipe, "cell": cell, "seed": args.seed,
                           "out": str(out),
                           "evaluation": info["evaluation"]}))
@@ -432,7 +442,13 @@ def _cmd_train(args: argparse.Namespace) -> int:
     widths = ", ".join(f"{v.bits}-bit" if isinstance(k, int) else f"{k} {v.bits}-bit"
                        for k, v in result.evaluation.items())
     extra = result.iterations - (result.converged_at or 0)
-    if result.converged and result.recipe.stop == "max-steps":
+    if result.converged and proven:
+        verdict = (f"proven at iteration {result.certified_at}" if result.certified_at
+                   else f"not proven by iteration {result.iterations} (last attempt: "
+                   f"{result.proof.failure if result.proof else 'none'})")
+        print(f"exact on held-out {widths} sums after {result.converged_at} iterations; "
+              f"{verdict} ({result.seconds:.1f} s)")
+    elif result.converged and result.recipe.stop == "max-steps":
         print(f"exact on held-out {widths} sums after {result.converged_at} iterations; "
               f"trained on to the recipe's {result.iterations} ({result.seconds:.1f} s): "
               f"{'still exact' if exact else 'no longer exact'}")

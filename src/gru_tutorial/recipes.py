@@ -80,11 +80,13 @@ original tutorial's code (``jacobs2017code``)."""
 THRESHOLDS = {"logit": 0.0, "linear": 0.5}
 """The value of ``h V + c`` above which a bit is 1, by readout."""
 
-STOPS = ("held-out", "max-steps")
+STOPS = ("held-out", "max-steps", "proven")
 """When a run ends: ``'held-out'``, once the held-out check passes (plus
 ``extra_steps``), or at ``max_steps``; ``'max-steps'``, always after ``max_steps``
 steps, recording when the check passed in ``converged_at`` (the original code's
-fixed 5,000 iterations)."""
+fixed 5,000 iterations); ``'proven'``, once :func:`gru_tutorial.verify.verify`
+certifies the network, tried every ``verify_every`` steps from the step at which
+the held-out check passes, or at ``max_steps`` unproven (GRU only)."""
 
 
 def _flag(value: object, name: str) -> bool:
@@ -151,6 +153,11 @@ class Recipe:
         ``'plain'``; the named recipes use ``'numpy'``).
     stop : str
         When the run ends, one of :data:`STOPS` (default ``'held-out'``).
+    verify_every : int
+        With ``stop='proven'``: steps between two attempts at a proof (default 10).
+    verify_history : int
+        With ``stop='proven'``: the longest input window ``verify`` tries (1 to 8,
+        default 4).
     manual_gradient : bool
         Backpropagate with the GRU's hand-derived backward pass
         (:func:`gru_tutorial.cell.scan_manual_gradient`; the same gradients as
@@ -185,6 +192,8 @@ class Recipe:
     check: str = "plain"
     readout: str = "logit"
     stop: str = "held-out"
+    verify_every: int = 10
+    verify_history: int = 4
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -223,6 +232,11 @@ class Recipe:
         check_choice(self.check, "check", CHECKS)
         check_choice(self.readout, "readout", READOUTS)
         check_choice(self.stop, "stop", STOPS)
+        check_int(self.verify_every, "verify_every", 1)
+        check_int(self.verify_history, "verify_history", 1, 8)
+        if self.stop == "proven" and self.cell != "gru":
+            raise ArgumentError(f"stop 'proven' needs the cell 'gru' (the verifier's), "
+                                f"got {self.cell!r}")
         if self.readout == "linear" and self.loss == "bce":
             raise ArgumentError("loss 'bce' needs the readout 'logit' (a linear readout is "
                                 "regressed onto the targets: use loss 'mse')")

@@ -138,6 +138,11 @@ class TrainResult:
     converged_at : int or None
         The step at which the stopping rule was first met (before any
         ``extra_steps``).
+    certified_at : int or None
+        With a recipe that stops when ``'proven'``: the step after which
+        :func:`gru_tutorial.verify.verify` certified the network, if it did.
+    proof : VerifyResult or None
+        That verdict (or the last attempt's, when none certified).
     """
 
     model: BitAdder
@@ -149,6 +154,8 @@ class TrainResult:
     evaluation: dict[int | str, EvalResult]
     history: History
     converged_at: int | None = None
+    certified_at: int | None = None
+    proof: object | None = None
 
     @property
     def exact_accuracy(self) -> float:
@@ -354,6 +361,8 @@ class Trainer:
         self.iteration = 0
         self.converged_at: int | None = None
         self.converged_seconds: float | None = None
+        self.certified_at: int | None = None
+        self.proof = None
         self.evaluation: dict[int | str, EvalResult] = {}
         self.should_stop = False
         self._stop_at: int | None = None
@@ -397,9 +406,24 @@ class Trainer:
                     self._stop_at = self.iteration + self.recipe.extra_steps
         if self._stop_at is not None and self.iteration >= self._stop_at:
             self.should_stop = True
+        if self.recipe.stop == "proven" and self.converged_at is not None \
+                and self.certified_at is None \
+                and (self.iteration - self.converged_at) % self.recipe.verify_every == 0:
+            self._try_proof()
         for callback in self._callbacks:
             callback(self)
         return loss, bit_acc, exact
+
+    def _try_proof(self) -> None:
+        """Try to prove the current network right at every length; stop the run if proven."""
+        from .adder import AdderWeights
+        from .verify import verify
+
+        self.proof = verify(AdderWeights.from_model(self.model),
+                            max_history=self.recipe.verify_history)
+        if self.proof.certified:
+            self.certified_at = self.iteration
+            self.should_stop = self.should_stop or self.stop_when_converged
 
     def run(self, progress: bool = False) -> TrainResult:
         """Train until the stopping rule, ``max_steps``, or a callback ends the run.
@@ -429,7 +453,8 @@ class Trainer:
             self.evaluation = evaluate_sets(self.model, self.sets)
         seconds = time.perf_counter() - self.start
         return TrainResult(self.model, self.recipe, self.seed, self.iteration, seconds,
-                           converged, self.evaluation, self.history, self.converged_at)
+                           converged, self.evaluation, self.history, self.converged_at,
+                           self.certified_at, self.proof)
 
 
 def train(
