@@ -49,20 +49,29 @@ def _tanh(x):
     return 1 - 2 / (e + 1)
 
 
-def step_enclosure(w, box, x):
-    """Intervals enclosing the exact step of every state in ``box`` (a list of intervals)."""
-    n = len(box)
+def _pre(w, gate, box, x):
+    """The pre-activations ``x W + h U + b`` of one gate (``''`` for the plain RNN)."""
+    name = f"_{gate}" if gate else ""
+    W, U, bias = getattr(w, f"W{name}"), getattr(w, f"U{name}"), getattr(w, f"b{name}")
     a, b = x
-    pre = {}
-    for g in ("z", "r"):
-        W, U, bias = getattr(w, f"W_{g}"), getattr(w, f"U_{g}"), getattr(w, f"b_{g}")
-        pre[g] = [iv.mpf(float(W[0, j])) * a + iv.mpf(float(W[1, j])) * b
-                  + iv.mpf(float(bias[j])) + _dot(_col(U, j), box) for j in range(n)]
-    z = [_sigmoid(v) for v in pre["z"]]
-    r = [_sigmoid(v) for v in pre["r"]]
-    rh = [ri * hi for ri, hi in zip(r, box, strict=True)]
-    t = [_tanh(iv.mpf(float(w.W_h[0, j])) * a + iv.mpf(float(w.W_h[1, j])) * b
-               + iv.mpf(float(w.b_h[j])) + _dot(_col(w.U_h, j), rh)) for j in range(n)]
+    return [iv.mpf(float(W[0, j])) * a + iv.mpf(float(W[1, j])) * b + iv.mpf(float(bias[j]))
+            + _dot(_col(U, j), box) for j in range(len(box))]
+
+
+def step_enclosure(w, box, x):
+    """Intervals enclosing the exact step of every state in ``box`` (a list of intervals).
+
+    For the GRU, the GRU without its reset gate (``r = 1``) and the plain RNN.
+    """
+    if w.cell == "rnn":
+        return [_tanh(v) for v in _pre(w, "", box, x)]
+    z = [_sigmoid(v) for v in _pre(w, "z", box, x)]
+    if w.cell == "gru":
+        r = [_sigmoid(v) for v in _pre(w, "r", box, x)]
+        rh = [ri * hi for ri, hi in zip(r, box, strict=True)]
+    else:
+        rh = box
+    t = [_tanh(v) for v in _pre(w, "h", rh, x)]
     out = []
     for zj, hj, tj in zip(z, box, t, strict=True):
         lo = min((1 - zj.a) * hj.a + zj.a * tj.a, (1 - zj.b) * hj.a + zj.b * tj.a)

@@ -21,7 +21,7 @@ from mpmath import mp, mpf
 from gru_tutorial import adder, compiled, engine
 from gru_tutorial import verify as V
 from gru_tutorial.cli import main
-from gru_tutorial.inside import hand_built_weights, to_model
+from gru_tutorial.inside import hand_built_rnn_weights, hand_built_weights, to_model
 
 
 @pytest.fixture(scope="module")
@@ -255,3 +255,81 @@ def test_the_certified_message_names_the_arithmetic_and_the_assumption(capsys):
     assert out.startswith("certified: the model adds correctly at every length, run step by "
                           "step in float32 or finer arithmetic on a CPU")
     assert f"within {V.FUNCTION_ERROR['float32']:g} of the true functions" in out
+
+
+# -- the other cells (part 3): the plain RNN and the GRU without its reset gate ------------
+
+def _noreset(w):
+    """The hand-built GRU with its reset gate removed (it was held open, r ~ 1)."""
+    keep = {k: v for k, v in w.arrays.items() if not k.endswith("_r")}
+    return adder.AdderWeights("gru-noreset", keep, dtype=w.dtype)
+
+
+HAND_BUILT = {"rnn": hand_built_rnn_weights, "gru-noreset": lambda: _noreset(hand_built_weights())}
+
+
+@pytest.mark.parametrize("cell", list(HAND_BUILT))
+def test_hand_built_adders_of_the_other_cells_are_certified(cell):
+    w = HAND_BUILT[cell]()
+    assert w.cell == cell
+    result = V.verify(w, max_history=3)
+    assert result.certified and result.boxes == 9, result.failure
+    assert ic.check(w, result.certificate) is None  # the independent checker agrees
+    for run in (engine.NumpyAdder(w), to_model(w)):  # and so do the sums
+        assert run.add(2**600 - 1, 1) == 2**600
+        assert run.add(0b1011 << 300, 0b0111 << 300) == (0b1011 + 0b0111) << 300
+
+
+@pytest.mark.parametrize("cell", list(HAND_BUILT))
+def test_enclosures_of_the_other_cells_hold_exact_images(cell):
+    w = HAND_BUILT[cell]()
+    rng = np.random.default_rng(2)
+    lo = rng.uniform(-1, 1, size=(30, w.units))
+    for width in (0.0, 1e-6, 0.05):
+        for code in range(4):
+            low, high = V.image(w, lo - width, lo + width, code)
+            for n in range(30):
+                for point in (lo[n] - width, lo[n] + width):
+                    exact = ic.step_enclosure(w, [ic.iv.mpf(float(v)) for v in point],
+                                              ic.INPUTS[code])
+                    for j, e in enumerate(exact):
+                        assert float(low[n, j]) <= e.a and e.b <= float(high[n, j])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru-noreset"])
+def test_trained_models_of_the_other_cells_get_a_verdict(capsys, cell):
+    from gru_tutorial.notebook import results_dir
+
+    status = main(["verify", "--model", str(results_dir() / "why_gates_models" / cell),
+                   "--max-history", "3"])
+    out, err = capsys.readouterr()
+    assert status in (0, 1) and err == ""
+    assert out.startswith("certified" if status == 0 else "not certified")
+
+
+def test_the_lstm_is_refused_with_a_clear_message(capsys):
+    from gru_tutorial.notebook import results_dir
+
+    status = main(["verify", "--model", str(results_dir() / "why_gates_models" / "lstm")])
+    out, err = capsys.readouterr()
+    assert status == 2 and out == "" and "gru, gru-noreset, rnn" in err and "'lstm'" in err
+
+
+def test_certified_noisy_rnn_adders_add():
+    # soundness on models near the edge: whatever verify certifies must add; and the
+    # noise is such that some models are certified and some are not
+    base = hand_built_rnn_weights()
+    rng = np.random.default_rng(0)
+    certified = 0
+    for scale in (0.05, 0.1, 0.2, 0.5):
+        for _ in range(4):
+            w = base.replace(**{k: v + scale * rng.normal(size=np.shape(v))
+                                for k, v in base.arrays.items()})
+            if V.verify(w, max_history=2).certified:
+                certified += 1
+                run = engine.NumpyAdder(w)
+                pairs = [(int(rng.integers(0, 2**62)) << 100, int(rng.integers(0, 2**62)))
+                         for _ in range(50)]
+                assert all(run.add(a, b) == a + b for a, b in pairs)
+                assert run.add(2**400 - 1, 1) == 2**400
+    assert 0 < certified < 16

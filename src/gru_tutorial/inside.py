@@ -21,7 +21,8 @@ from .data import carries, random_batch
 from .verify import HistoryGraph, gates, gru_weights, logits, step
 
 __all__ = ["trace", "collect_states", "StateSample", "state_spread", "Probe", "fit_probe", "ablate",
-           "extract_automaton", "FULL_ADDER", "hand_built_weights", "to_model"]
+           "extract_automaton", "FULL_ADDER", "hand_built_weights", "hand_built_rnn_weights",
+           "to_model"]
 
 FULL_ADDER = {(c, a, b): ((a + b + c) // 2, (a + b + c) % 2)
               for c in (0, 1) for a in (0, 1) for b in (0, 1)}
@@ -391,6 +392,45 @@ def hand_built_weights(sharpness: float = 20.0, sum_gain: float = 1.0,
         "U_h": np.array([[k / 2, g / 2], [0.0, 0.0]]),  # only the carry unit feeds back
         "b_h": np.array([-1.25 * k, -1.25 * g]),
         "V": np.array([-np.tanh(g), 1.0]), "c": 0.0}, dtype="float32")
+
+
+def hand_built_rnn_weights(sharpness: float = 8.0) -> AdderWeights:
+    """The weights of a 3-unit plain (tanh) RNN adder, chosen by reasoning (no training).
+
+    Each unit compares the column total with a threshold, reading the carry in
+    from unit 0 as ``h_0 / 2`` (``h_0`` is about ``-1`` without a carry, ``+1`` with
+    one, and ``0`` at the start)::
+
+        h_0' = tanh(k (a + b + h_0 / 2 - 5/4))   carry out: total >= 2
+        h_1' = tanh(k (a + b + h_0 / 2 - 1/4))   total >= 1
+        h_2' = tanh(k (a + b + h_0 / 2 - 9/4))   total >= 3
+
+    With ``h_0 / 2`` at ``-1/2``, ``0`` or ``+1/2``, each threshold lies at least
+    1/4 from every value ``a + b + h_0 / 2`` can take on its two sides. The sum
+    bit is ``[total >= 1] - [total >= 2] + [total >= 3]``, so the readout
+    ``h_1 - h_0 + h_2`` is positive exactly for odd totals.
+
+    Parameters
+    ----------
+    sharpness : float
+        The gain ``k`` of every unit (larger: states closer to +-1).
+
+    Returns
+    -------
+    AdderWeights
+        The weights of a float32 RNN adder (each rounded to float32).
+    """
+    try:
+        k = float(sharpness)
+    except (TypeError, ValueError):
+        raise ArgumentError(f"sharpness must be a number, got {sharpness!r}") from None
+    if not (k > 0 and np.isfinite(k)):
+        raise ArgumentError(f"sharpness must be positive and finite, got {sharpness!r}")
+    U = np.zeros((3, 3))
+    U[0] = k / 2  # only the carry unit feeds back, to every unit
+    return AdderWeights("rnn", {
+        "W": np.full((2, 3), k), "U": U, "b": -k * np.array([1.25, 0.25, 2.25]),
+        "V": np.array([-1.0, 1.0, 1.0]), "c": 0.0}, dtype="float32")
 
 
 def to_model(weights: AdderWeights):

@@ -1,6 +1,8 @@
 """A proof that a trained adder adds correctly at every length: interval certificates.
 
 Explained in the chapter "Inside the adder" (``book/06_inside_the_adder.ipynb``).
+The cells it handles are :data:`VERIFIABLE`: the GRU, the GRU without its reset
+gate (``r = 1``) and the plain tanh RNN; the LSTM is not handled yet.
 
 Testing long sums can only find mistakes. A *certificate* rules them out for
 every pair of bit sequences of every length. It is a finite set of boxes in
@@ -9,7 +11,7 @@ tracks the last ``history`` input pairs and the carry before them, such that
 
 1. the initial state ``h_0 = 0`` is the start node's box;
 2. for every node and each of the four input pairs, the image of the node's box
-   under one GRU step (widened by a slack, below) lies inside the box of the node
+   under one step of the cell (widened by a slack, below) lies inside the box of the node
    the graph moves to;
 3. on every box other than the start, the readout ``h V + c`` is on the right side of the
    model's threshold (above it where the sum bit ``a_t xor b_t xor carry``, which the node
@@ -54,9 +56,10 @@ from .adder import AdderWeights, as_weights
 from .checks import ArgumentError, check_int
 from .data import carries
 
-__all__ = ["gru_weights", "gates", "step", "logits", "HistoryGraph", "Certificate",
-           "VerifyResult", "FUNCTION_ERROR", "MEAN_VALUE_MAX_UNITS", "image",
-           "run_error_bound", "check_certificate", "find_certificate", "verify", "covers"]
+__all__ = ["VERIFIABLE", "verifiable_weights", "gru_weights", "gates", "step", "logits",
+           "HistoryGraph", "Certificate", "VerifyResult", "FUNCTION_ERROR",
+           "MEAN_VALUE_MAX_UNITS", "image", "run_error_bound", "check_certificate",
+           "find_certificate", "verify", "covers"]
 
 FUNCTION_ERROR = {"float32": 1e-5, "float64": 1e-12}
 """Assumed largest absolute error of ``sigmoid`` and ``tanh`` as the model runs them."""
@@ -84,7 +87,26 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-x))
 
 
-# -- the GRU in float64 ------------------------------------------------------------------
+# -- the cells in float64 ----------------------------------------------------------------
+
+VERIFIABLE = ("gru", "gru-noreset", "rnn")
+"""The cells :func:`verify` handles: the GRU, the GRU without its reset gate, the plain RNN."""
+
+
+def verifiable_weights(model_or_weights) -> AdderWeights:
+    """The :class:`~gru_tutorial.adder.AdderWeights` of an adder whose cell the verifier handles.
+
+    Raises
+    ------
+    ArgumentError
+        If the cell is not one of :data:`VERIFIABLE`.
+    """
+    w = as_weights(model_or_weights)
+    if w.cell not in VERIFIABLE:
+        raise ArgumentError(f"the verifier handles the cells {', '.join(VERIFIABLE)}; this "
+                            f"model's cell is {w.cell!r}")
+    return w
+
 
 def gru_weights(model_or_weights) -> AdderWeights:
     """The :class:`~gru_tutorial.adder.AdderWeights` of a GRU adder (a model, or weights).
@@ -114,7 +136,12 @@ def gates(w: AdderWeights, h: np.ndarray, x: np.ndarray) -> dict[str, np.ndarray
 
 
 def step(w: AdderWeights, h: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """One GRU step in float64 (the new state of :func:`gates`)."""
+    """One step of the model's cell in float64 (for the GRU, the new state of :func:`gates`)."""
+    if w.cell == "rnn":
+        return np.tanh(x @ w.W + h @ w.U + w.b)
+    if w.cell == "gru-noreset":
+        z = _sigmoid(x @ w.W_z + h @ w.U_z + w.b_z)
+        return (1 - z) * h + z * np.tanh(x @ w.W_h + h @ w.U_h + w.b_h)
     return gates(w, h, x)["h"]
 
 
@@ -262,11 +289,16 @@ def _bell(sl, sh, peak_at, f):
 
 
 def _pieces(w: AdderWeights, lo, hi, x):
+    """Enclosures of z, r and the candidate over boxes (a GRU, or one without reset: r = 1)."""
     zl, zh = _monotone(_sigmoid, *_affine(lo, hi, w.U_z, *_input_term(x, w.W_z, w.b_z)),
                        0.0, 1.0)
-    rl, rh = _monotone(_sigmoid, *_affine(lo, hi, w.U_r, *_input_term(x, w.W_r, w.b_r)),
-                       0.0, 1.0)
-    pl, ph = _product(rl, rh, lo, hi)
+    if w.cell == "gru-noreset":  # r is 1 exactly, and r h is h
+        rl = rh = np.ones_like(lo)
+        pl, ph = lo, hi
+    else:
+        rl, rh = _monotone(_sigmoid, *_affine(lo, hi, w.U_r, *_input_term(x, w.W_r, w.b_r)),
+                           0.0, 1.0)
+        pl, ph = _product(rl, rh, lo, hi)
     tl, th = _monotone(np.tanh, *_affine(pl, ph, w.U_h, *_input_term(x, w.W_h, w.b_h)),
                        -1.0, 1.0)
     return (zl, zh), (rl, rh), (tl, th)
@@ -303,7 +335,8 @@ def _jacobian_bound(w: AdderWeights, lo, hi, x) -> np.ndarray:
     dr = _mid_rad(*_bell(rl, rh, 0.5, lambda s: s * (1 - s)))
     dt = _mid_rad(*_bell(tl, th, 0.0, lambda t: 1 - t * t))
     z, r, t, h = _mid_rad(zl, zh), _mid_rad(rl, rh), _mid_rad(tl, th), _mid_rad(lo, hi)
-    Uh, Ur, Uz = w.U_h, w.U_r, w.U_z
+    Uh, Uz = w.U_h, w.U_z
+    Ur = w.U_r if w.cell == "gru" else np.zeros_like(Uh)  # no reset gate: r' = 0
     aUh, aUr, aUz = np.abs(Uh), np.abs(Ur), np.abs(Uz)
     # d pre_h_i / d h_j = r_j Uh[j, i] + sum_k h_k r'_k Uh[k, i] Ur[j, k]
     q = _mr_product(h, dr)
@@ -351,6 +384,9 @@ def image(weights: AdderWeights, lo: np.ndarray, hi: np.ndarray, code: int,
         Lower and upper bounds of a box that contains the image of each box.
     """
     x = np.broadcast_to(_INPUTS[code], (lo.shape[0], 2))
+    if weights.cell == "rnn":  # tanh of an affine map: the box hull of the image, enclosed
+        return _monotone(np.tanh, *_affine(lo, hi, weights.U,
+                                           *_input_term(x, weights.W, weights.b)), -1.0, 1.0)
     low, high = _naive_image(weights, lo, hi, x)
     if mean_value and weights.units <= MEAN_VALUE_MAX_UNITS:
         # boxes in chunks, so that the Jacobian bounds (boxes x units x units) stay small
@@ -406,6 +442,16 @@ def run_error_bound(weights: AdderWeights, function_error: float | None = None
     def gate(W, U, b):
         return (np.abs(W).sum(0) + H * np.abs(U).sum(0) + np.abs(b)) * g + flush
 
+    logit = _gamma(n + 1, u) * (H * np.abs(w.V).sum() + abs(w.c)) + 2 * (n + 1) * tiny
+    if w.cell == "rnn":  # h' = tanh(x W + h U + b); tanh is 1-Lipschitz
+        state = gate(w.W, w.U, w.b) + fe + u
+        return float(state.max()), float(logit)
+    if w.cell == "gru-noreset":  # the GRU with r = 1 and no product r h
+        e_z = gate(w.W_z, w.U_z, w.b_z) / 4 + fe
+        e_t = gate(w.W_h, w.U_h, w.b_h) + fe
+        state = (1 + H + e_t) * e_z + (1 + e_z) * e_t + 5 * u * (H + 1 + e_t) + 10 * tiny
+        return float(state.max()), float(logit)
+
     e_z = gate(w.W_z, w.U_z, w.b_z) / 4 + fe   # sigmoid is 1/4-Lipschitz
     e_r = gate(w.W_r, w.U_r, w.b_r) / 4 + fe
     e_rh = e_r * H + u * H * (1 + e_r) + 2 * tiny  # r * h, rounded
@@ -413,7 +459,6 @@ def run_error_bound(weights: AdderWeights, function_error: float | None = None
              + np.abs(w.b_h)) * g + flush + (e_rh @ np.abs(w.U_h))
     e_t = pre_h + fe                            # tanh is 1-Lipschitz
     state = (1 + H + e_t) * e_z + (1 + e_z) * e_t + 5 * u * (H + 1 + e_t) + 10 * tiny
-    logit = _gamma(n + 1, u) * (H * np.abs(w.V).sum() + abs(w.c)) + 2 * (n + 1) * tiny
     return float(state.max()), float(logit)
 
 
@@ -496,7 +541,7 @@ def check_certificate(model_or_weights, certificate: Certificate,
     CheckOutcome
         ``ok`` is true only if every condition holds.
     """
-    w = gru_weights(model_or_weights)
+    w = verifiable_weights(model_or_weights)
     cert = certificate
     try:
         graph = cert.graph
@@ -654,7 +699,7 @@ def find_certificate(model_or_weights, history: int, *, rounds: int = 300,
         facts: ``closed``, ``rounds``, ``counterexample`` (``(a, b, bits)`` found by
         the float64 simulation, or None).
     """
-    w = gru_weights(model_or_weights)
+    w = verifiable_weights(model_or_weights)
     graph = HistoryGraph(history)
     slack, logit_slack = run_error_bound(w)
     lo, hi, wrong = _simulate(w, graph, sequences, steps, seed)
@@ -751,7 +796,7 @@ def verify(model, max_history: int = 6, min_history: int = 1) -> VerifyResult:
     True
     """
     start = time.perf_counter()
-    w = gru_weights(model)
+    w = verifiable_weights(model)
     max_history = check_int(max_history, "max_history", 1, 8)
     min_history = check_int(min_history, "min_history", 1, max_history)
     slack, logit_slack = run_error_bound(w)
