@@ -61,10 +61,18 @@ def _pre(w, gate, box, x):
 def step_enclosure(w, box, x):
     """Intervals enclosing the exact step of every state in ``box`` (a list of intervals).
 
-    For the GRU, the GRU without its reset gate (``r = 1``) and the plain RNN.
+    For the GRU, the GRU without its reset gate (``r = 1``), the plain RNN and the
+    LSTM (whose box is ``h`` then ``c``).
     """
     if w.cell == "rnn":
         return [_tanh(v) for v in _pre(w, "", box, x)]
+    if w.cell == "lstm":
+        u = w.units
+        h, c = box[:u], box[u:]
+        i, f, o = ([_sigmoid(v) for v in _pre(w, g, h, x)] for g in "ifo")
+        g = [_tanh(v) for v in _pre(w, "c", h, x)]
+        c_new = [fj * cj + ij * gj for fj, cj, ij, gj in zip(f, c, i, g, strict=True)]
+        return [oj * _tanh(cj) for oj, cj in zip(o, c_new, strict=True)] + c_new
     z = [_sigmoid(v) for v in _pre(w, "z", box, x)]
     if w.cell == "gru":
         r = [_sigmoid(v) for v in _pre(w, "r", box, x)]
@@ -107,7 +115,7 @@ def check(w, cert, depth=24):
     gives up on it.
     """
     graph, lower, upper = cert.graph, cert.lower, cert.upper
-    if not all(lower[0, j] <= 0 <= upper[0, j] for j in range(w.units)):
+    if not all(lo <= 0 <= hi for lo, hi in zip(lower[0], upper[0], strict=True)):
         return "start box does not hold h_0 = 0"
     slack = mpf(cert.slack)
     for node in range(lower.shape[0]):
@@ -123,7 +131,7 @@ def check(w, cert, depth=24):
     for node in range(1, lower.shape[0]):
         box = [iv.mpf([float(a), float(b)]) for a, b in zip(lower[node], upper[node],
                                                              strict=True)]
-        out = _dot([float(v) for v in w.V], box) + iv.mpf(float(w.c))
+        out = _dot([float(v) for v in w.V], box[:w.units]) + iv.mpf(float(w.c))
         if graph.sum_bit[node] == 1 and not out.a - logit_slack > threshold:
             return f"readout: node {node} should be above the threshold"
         if graph.sum_bit[node] == 0 and not out.b + logit_slack < threshold:

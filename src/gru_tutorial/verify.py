@@ -2,7 +2,10 @@
 
 Explained in the chapter "Inside the adder" (``book/06_inside_the_adder.ipynb``).
 The cells it handles are :data:`VERIFIABLE`: the GRU, the GRU without its reset
-gate (``r = 1``) and the plain tanh RNN; the LSTM is not handled yet.
+gate (``r = 1``), the plain tanh RNN and the LSTM (state ``(h, c)``; its boxes
+bound ``c`` too, and the run-error slack grows with the largest ``|c|`` they hold).
+Only the GRUs get the mean-value form; the RNN's naive image is already the box
+hull, and the LSTM's is naive (sound, and looser).
 
 Testing long sums can only find mistakes. A *certificate* rules them out for
 every pair of bit sequences of every length. It is a finite set of boxes in
@@ -56,8 +59,8 @@ from .adder import AdderWeights, as_weights
 from .checks import ArgumentError, check_int
 from .data import carries
 
-__all__ = ["VERIFIABLE", "verifiable_weights", "gru_weights", "gates", "step", "logits",
-           "HistoryGraph", "Certificate", "VerifyResult", "FUNCTION_ERROR",
+__all__ = ["VERIFIABLE", "verifiable_weights", "state_dim", "gru_weights", "gates", "step",
+           "logits", "HistoryGraph", "Certificate", "VerifyResult", "FUNCTION_ERROR",
            "MEAN_VALUE_MAX_UNITS", "image", "run_error_bound", "check_certificate",
            "find_certificate", "verify", "covers"]
 
@@ -74,6 +77,7 @@ _ROUNDOFF = {"float32": 2.0 ** -24, "float64": _U64}
 _TINY_NORMAL = {"float32": 2.0 ** -126, "float64": 2.0 ** -1022}
 _TINY = 1e-300
 _H_BOUND = 1.0 + 1e-3  # |h| bound used for the run-error slack; boxes must respect it
+_C_CAP = 64.0  # the LSTM's |c| the search allows (the check bounds it from the boxes)
 _INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])  # code = 2 a + b
 
 
@@ -89,8 +93,14 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 # -- the cells in float64 ----------------------------------------------------------------
 
-VERIFIABLE = ("gru", "gru-noreset", "rnn")
-"""The cells :func:`verify` handles: the GRU, the GRU without its reset gate, the plain RNN."""
+VERIFIABLE = ("gru", "gru-noreset", "rnn", "lstm")
+"""The cells :func:`verify` handles: the GRU, the GRU without its reset gate, the plain RNN
+and the LSTM (whose state is ``(h, c)``: boxes have ``2 units`` bounds, ``h`` first)."""
+
+
+def state_dim(w: AdderWeights) -> int:
+    """Length of the state vector: ``units``, or ``2 units`` for the LSTM's ``(h, c)``."""
+    return 2 * w.units if w.cell == "lstm" else w.units
 
 
 def verifiable_weights(model_or_weights) -> AdderWeights:
@@ -139,6 +149,13 @@ def step(w: AdderWeights, h: np.ndarray, x: np.ndarray) -> np.ndarray:
     """One step of the model's cell in float64 (for the GRU, the new state of :func:`gates`)."""
     if w.cell == "rnn":
         return np.tanh(x @ w.W + h @ w.U + w.b)
+    if w.cell == "lstm":  # the state is (h, c), side by side
+        u = w.units
+        hh, c = h[..., :u], h[..., u:]
+        i, f, o = (_sigmoid(x @ w.arrays[f"W_{g}"] + hh @ w.arrays[f"U_{g}"]
+                            + w.arrays[f"b_{g}"]) for g in "ifo")
+        c_new = f * c + i * np.tanh(x @ w.W_c + hh @ w.U_c + w.b_c)
+        return np.concatenate([o * np.tanh(c_new), c_new], axis=-1)
     if w.cell == "gru-noreset":
         z = _sigmoid(x @ w.W_z + h @ w.U_z + w.b_z)
         return (1 - z) * h + z * np.tanh(x @ w.W_h + h @ w.U_h + w.b_h)
@@ -146,8 +163,8 @@ def step(w: AdderWeights, h: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def logits(w: AdderWeights, h: np.ndarray) -> np.ndarray:
-    """Readout logits ``h V + c`` in float64 for states ``h`` (..., units)."""
-    return h @ w.V + w.c
+    """Readout ``h V + c`` in float64 for states ``h`` (..., units; the LSTM's ``h`` part)."""
+    return h[..., :w.units] @ w.V + w.c
 
 
 # -- the graph of histories ---------------------------------------------------------------
@@ -387,6 +404,8 @@ def image(weights: AdderWeights, lo: np.ndarray, hi: np.ndarray, code: int,
     if weights.cell == "rnn":  # tanh of an affine map: the box hull of the image, enclosed
         return _monotone(np.tanh, *_affine(lo, hi, weights.U,
                                            *_input_term(x, weights.W, weights.b)), -1.0, 1.0)
+    if weights.cell == "lstm":
+        return _lstm_image(weights, lo, hi, x)
     low, high = _naive_image(weights, lo, hi, x)
     if mean_value and weights.units <= MEAN_VALUE_MAX_UNITS:
         # boxes in chunks, so that the Jacobian bounds (boxes x units x units) stay small
@@ -404,10 +423,29 @@ def image(weights: AdderWeights, lo: np.ndarray, hi: np.ndarray, code: int,
     return low, high
 
 
+def _lstm_image(w: AdderWeights, lo, hi, x) -> tuple[np.ndarray, np.ndarray]:
+    """Naive interval image of one LSTM step: gates, cell and output as independent intervals."""
+    u = w.units
+    hl, hh, cl, ch = lo[:, :u], hi[:, :u], lo[:, u:], hi[:, u:]
+    gate = {}
+    for g in "ifoc":
+        f, floor = (np.tanh, -1.0) if g == "c" else (_sigmoid, 0.0)
+        pre = _affine(hl, hh, w.arrays[f"U_{g}"],
+                      *_input_term(x, w.arrays[f"W_{g}"], w.arrays[f"b_{g}"]))
+        gate[g] = _monotone(f, *pre, floor, 1.0)
+    fc = _product(*gate["f"], cl, ch)
+    ig = _product(*gate["i"], *gate["c"])
+    c_lo, c_hi = fc[0] + ig[0], fc[1] + ig[1]
+    c_lo = _down(c_lo - 2 * _U64 * np.abs(c_lo) - _TINY)
+    c_hi = _up(c_hi + 2 * _U64 * np.abs(c_hi) + _TINY)
+    h_lo, h_hi = _product(*gate["o"], *_monotone(np.tanh, c_lo, c_hi, -1.0, 1.0))
+    return np.concatenate([h_lo, c_lo], axis=1), np.concatenate([h_hi, c_hi], axis=1)
+
+
 # -- slack for the arithmetic that runs ---------------------------------------------------
 
-def run_error_bound(weights: AdderWeights, function_error: float | None = None
-                    ) -> tuple[float, float]:
+def run_error_bound(weights: AdderWeights, function_error: float | None = None,
+                    c_bound: float | None = None) -> tuple[float, float]:
     """Bounds on the per-step state error and the logit error of running the model.
 
     The model computes each step in its dtype; compared with the exact step from
@@ -422,6 +460,9 @@ def run_error_bound(weights: AdderWeights, function_error: float | None = None
         The model (its ``dtype`` gives the unit roundoff).
     function_error : float, optional
         Accuracy of ``sigmoid`` and ``tanh``; default :data:`FUNCTION_ERROR`.
+    c_bound : float, optional
+        For the LSTM (required): a bound on ``|c|``, its memory cell, over the
+        states considered (a certificate's boxes).
 
     Returns
     -------
@@ -446,6 +487,17 @@ def run_error_bound(weights: AdderWeights, function_error: float | None = None
     if w.cell == "rnn":  # h' = tanh(x W + h U + b); tanh is 1-Lipschitz
         state = gate(w.W, w.U, w.b) + fe + u
         return float(state.max()), float(logit)
+    if w.cell == "lstm":  # c' = f c + i g, h' = o tanh(c'), from the same (h, c)
+        if c_bound is None or not np.isfinite(c_bound) or c_bound < 0:
+            raise ArgumentError(f"the LSTM's run-error bound needs a finite c_bound >= 0, "
+                                f"got {c_bound!r}")
+        C = float(c_bound)
+        e_i, e_f, e_o = (gate(w.arrays[f"W_{g}"], w.arrays[f"U_{g}"], w.arrays[f"b_{g}"]) / 4
+                         + fe for g in "ifo")
+        e_g = gate(w.W_c, w.U_c, w.b_c) + fe
+        e_c = e_f * C + e_i * (1 + e_g) + e_g + 2 * u * (C + 1 + e_g) + 4 * tiny
+        e_h = e_o + (1 + e_o) * (e_c + fe) + u + 2 * tiny
+        return float(max(e_c.max(), e_h.max())), float(logit)
     if w.cell == "gru-noreset":  # the GRU with r = 1 and no product r h
         e_z = gate(w.W_z, w.U_z, w.b_z) / 4 + fe
         e_t = gate(w.W_h, w.U_h, w.b_h) + fe
@@ -547,14 +599,16 @@ def check_certificate(model_or_weights, certificate: Certificate,
         graph = cert.graph
     except ArgumentError as exc:
         return CheckOutcome(False, None, f"bad certificate: {exc}")
-    n = len(graph.nodes)
+    n, dim, u = len(graph.nodes), state_dim(w), w.units
     lo, hi = np.asarray(cert.lower, dtype=np.float64), np.asarray(cert.upper, dtype=np.float64)
-    if lo.shape != (n, w.units) or hi.shape != (n, w.units):
-        return CheckOutcome(False, None, f"the certificate needs {n} boxes of {w.units} units, "
+    if lo.shape != (n, dim) or hi.shape != (n, dim):
+        what = "units" if dim == u else "bounds (h, then c)"
+        return CheckOutcome(False, None, f"the certificate needs {n} boxes of {dim} {what}, "
                                          f"got bounds of shape {lo.shape} and {hi.shape}")
     if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.all(lo <= hi)):
         return CheckOutcome(False, None, "box bounds must be finite with lower <= upper")
-    slack, logit_slack = run_error_bound(w)
+    c_bound = float(np.abs(np.concatenate([lo[:, u:], hi[:, u:]])).max()) if dim > u else None
+    slack, logit_slack = run_error_bound(w, c_bound=c_bound)
     try:
         given = (float(cert.slack), float(cert.logit_slack))
     except (TypeError, ValueError):
@@ -564,7 +618,7 @@ def check_certificate(model_or_weights, certificate: Certificate,
         return CheckOutcome(False, None, f"slacks ({given[0]:.3g}, {given[1]:.3g}) must be "
                                          f"finite and at least the run-error bound "
                                          f"({slack:.3g}, {logit_slack:.3g})")
-    if np.any(np.abs(lo) > _H_BOUND) or np.any(np.abs(hi) > _H_BOUND):
+    if np.any(np.abs(lo[:, :u]) > _H_BOUND) or np.any(np.abs(hi[:, :u]) > _H_BOUND):
         return CheckOutcome(False, None, f"a box leaves |h| <= {_H_BOUND}")
     # 1. the initial state
     if np.any(lo[0] > 0) or np.any(hi[0] < 0):
@@ -600,7 +654,8 @@ def _readout(w: AdderWeights, graph: HistoryGraph, lo: np.ndarray, hi: np.ndarra
 
     The margin is signed (> 0: the right bit) and rounded down.
     """
-    llo, lhi = _affine(lo[1:], hi[1:], w.V[:, None], np.array([w.c]))
+    u = w.units
+    llo, lhi = _affine(lo[1:, :u], hi[1:, :u], w.V[:, None], np.array([w.c]))
     llo, lhi = llo[:, 0], lhi[:, 0]
     t = w.threshold
     return llo, lhi, np.where(graph.sum_bit[1:] == 1, _down(llo - t), _down(t - lhi))
@@ -621,8 +676,8 @@ def _runs(w: AdderWeights, sequences: int, steps: int, seed: int):
     carry_in = np.zeros_like(a)
     carry_in[:, 1:] = carries(np.stack([a, b], axis=-1))[:, :-1]
     sum_bit = (a ^ b ^ carry_in).T
-    h = np.zeros((sequences, w.units))
-    states = np.empty((steps, sequences, w.units))
+    h = np.zeros((sequences, state_dim(w)))
+    states = np.empty((steps, sequences, state_dim(w)))
     wrong = None
     for t in range(steps):
         h = states[t] = step(w, h, _INPUTS[codes[t]])
@@ -639,8 +694,8 @@ def _simulate(w: AdderWeights, graph: HistoryGraph, sequences: int, steps: int, 
     """The state hulls per node of the runs of :func:`_runs`, and their first wrong bit."""
     codes, states, wrong = _runs(w, sequences, steps, seed)
     n = len(graph.nodes)
-    lo = np.full((n, w.units), np.inf)
-    hi = np.full((n, w.units), -np.inf)
+    lo = np.full((n, state_dim(w)), np.inf)
+    hi = np.full((n, state_dim(w)), -np.inf)
     lo[0] = hi[0] = 0.0
     node = np.zeros(sequences, dtype=np.int64)
     for t in range(steps):
@@ -651,9 +706,13 @@ def _simulate(w: AdderWeights, graph: HistoryGraph, sequences: int, steps: int, 
 
 
 def _grow(w: AdderWeights, graph: HistoryGraph, lo: np.ndarray, hi: np.ndarray, slack: float,
-          logit_slack: float, rounds: int, widen: float
+          logit_slack: float, rounds: int, widen: float, bound: np.ndarray
           ) -> tuple[np.ndarray, np.ndarray, bool, int]:
-    """Grow boxes until every image (plus slack) lands inside its target box."""
+    """Grow boxes until every image (plus slack) lands inside its target box.
+
+    ``bound`` holds, per coordinate of the state, the largest absolute value a box may
+    reach; growth stops (unclosed) when a box is wider than twice that.
+    """
     done = 0
     for done in range(1, rounds + 1):
         new_lo, new_hi = lo.copy(), hi.copy()
@@ -671,7 +730,7 @@ def _grow(w: AdderWeights, graph: HistoryGraph, lo: np.ndarray, hi: np.ndarray, 
         # grow past the new hull (at least by the slack), so growth stops in few rounds
         lo = np.where(grew_lo, new_lo - np.maximum(widen * (old_lo - new_lo), slack), lo)
         hi = np.where(grew_hi, new_hi + np.maximum(widen * (new_hi - old_hi), slack), hi)
-        if np.any(hi - lo > 2 * _H_BOUND):
+        if np.any(hi - lo > 2 * bound):
             break
         # boxes only grow: once a reached box has a wrong readout, it stays wrong
         reached = np.isfinite(lo[1:, 0]) & np.isfinite(hi[1:, 0])
@@ -701,16 +760,25 @@ def find_certificate(model_or_weights, history: int, *, rounds: int = 300,
     """
     w = verifiable_weights(model_or_weights)
     graph = HistoryGraph(history)
-    slack, logit_slack = run_error_bound(w)
     lo, hi, wrong = _simulate(w, graph, sequences, steps, seed)
+    u, dim = w.units, state_dim(w)
+    bound = np.full(dim, _H_BOUND)
+    c_bound = None
+    if dim > u:  # the LSTM's memory: room for half as much again as the runs reached
+        seen_c = np.abs(np.where(np.isfinite(lo[:, u:]), lo[:, u:], 0.0)).max(initial=0.0)
+        seen_c = max(seen_c, np.abs(np.where(np.isfinite(hi[:, u:]), hi[:, u:], 0.0)).max())
+        c_bound = min(_C_CAP, 1.5 * float(seen_c) + 0.5)
+        bound[u:] = c_bound
+    slack, logit_slack = run_error_bound(w, c_bound=c_bound)
     seen = np.isfinite(lo[:, 0])
     lo[seen] -= pad
     hi[seen] += pad
     lo[0] = hi[0] = 0.0
     with np.errstate(invalid="ignore"):  # inf - inf for boxes not reached yet
-        lo, hi, closed, done = _grow(w, graph, lo, hi, slack, logit_slack, rounds, widen)
-    lo = np.clip(np.where(np.isfinite(lo), lo, 0.0), -_H_BOUND, _H_BOUND)
-    hi = np.clip(np.where(np.isfinite(hi), hi, 0.0), -_H_BOUND, _H_BOUND)
+        lo, hi, closed, done = _grow(w, graph, lo, hi, slack, logit_slack, rounds, widen,
+                                     bound)
+    lo = np.clip(np.where(np.isfinite(lo), lo, 0.0), -bound, bound)
+    hi = np.clip(np.where(np.isfinite(hi), hi, 0.0), -bound, bound)
     cert = Certificate(history, lo, hi, slack, logit_slack)
     return cert, {"closed": closed, "rounds": done, "counterexample": wrong}
 
@@ -799,10 +867,10 @@ def verify(model, max_history: int = 6, min_history: int = 1) -> VerifyResult:
     w = verifiable_weights(model)
     max_history = check_int(max_history, "max_history", 1, 8)
     min_history = check_int(min_history, "min_history", 1, max_history)
-    slack, logit_slack = run_error_bound(w)
-    result = VerifyResult(False, 0, min_history, 0.0, None, slack, logit_slack)
+    result = VerifyResult(False, 0, min_history, 0.0, None, float("nan"), float("nan"))
     for k in range(min_history, max_history + 1):
         cert, facts = find_certificate(w, k)
+        result.slack, result.logit_slack = cert.slack, cert.logit_slack
         outcome = check_certificate(w, cert)
         result.tried.append({"history": k, "boxes": cert.boxes, "closed": facts["closed"],
                              "certified": outcome.ok, "failure": outcome.failure})
