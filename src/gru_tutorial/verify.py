@@ -632,10 +632,11 @@ def check_certificate(model_or_weights, certificate: Certificate,
         escape = np.maximum(below, above)
         if not np.all(escape <= 0):  # written so that NaN fails too
             i, unit = np.unravel_index(int(np.argmax(escape)), escape.shape)
+            where = f"unit {unit}" if unit < u else f"c of unit {unit - u}"
             return CheckOutcome(False, None,
                                 f"closure: from node {i} ({graph.describe(int(i))}) with input "
                                 f"(a,b) = ({code // 2},{code % 2}) the image leaves the box of "
-                                f"node {tgt[i]} in unit {unit} by {escape[i, unit]:.3g}")
+                                f"node {tgt[i]} in {where} by {escape[i, unit]:.3g}")
     # 3. the readout, on every box but the start
     llo, lhi, margin_per_box = _readout(w, graph, lo, hi)
     bad = np.flatnonzero(~(margin_per_box > given[1]))  # NaN fails too
