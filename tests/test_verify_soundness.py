@@ -93,6 +93,21 @@ def test_both_checkers_want_the_readout_beyond_its_slack(bundled, bundled_cert):
     assert ic.check(w, bundled_cert) is not None
 
 
+def test_a_wrong_readout_on_the_last_box_is_caught():
+    # the hand-built GRU with its readout lowered by 0.1 reads a total of 3 (carry 1 and
+    # (a, b) = (1, 1), the last node of the graph) as 0: it computes 3 + 3 = 4
+    w = hand_built_weights().replace(c=-0.1)
+    assert to_model(w).add(3, 3) == 4
+    boxes = V.verify(hand_built_weights(), max_history=1).certificate
+    good = V.Certificate(1, boxes.lower, boxes.upper, *V.run_error_bound(w))  # w's slacks
+    last = good.boxes - 1
+    assert good.graph.nodes[last] == (1, (3,))
+    outcome = V.check_certificate(w, good)
+    assert not outcome.ok and f"node {last} " in outcome.failure
+    assert ic.check(w, good) == f"readout: node {last} should be above the threshold"
+    assert not V.verify(w).certified
+
+
 # -- enclosures hold exact images ---------------------------------------------------------
 
 def _exact_step(w, h, code):
