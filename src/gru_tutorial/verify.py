@@ -524,10 +524,14 @@ def covers(weights: AdderWeights) -> str:
     It does not cover GPUs that multiply float32 matrices in TF32.
     """
     w = as_weights(weights)
-    return (f"run step by step in {w.dtype} or finer arithmetic on a CPU (TensorFlow, the "
-            f"NumPy engine, numba{', the page' if w.dtype == 'float32' else ''}), assuming "
-            f"its sigmoid and tanh are within {FUNCTION_ERROR[w.dtype]:g} of the true "
-            "functions")
+    engines = ["TensorFlow", "the NumPy engine"]
+    if w.cell == "gru":  # the only cell with a compiled loop, and the one the page runs
+        engines.append("numba")
+        if w.dtype == "float32" and w.readout == "logit":
+            engines.append("the page")
+    return (f"run step by step in {w.dtype} or finer arithmetic on a CPU "
+            f"({', '.join(engines)}), assuming its sigmoid and tanh are within "
+            f"{FUNCTION_ERROR[w.dtype]:g} of the true functions")
 
 
 # -- certificates -------------------------------------------------------------------------
