@@ -88,3 +88,98 @@ def test_the_command_line_exits_1_when_not_proven(monkeypatch, capsys, tmp_path,
         assert "not proven by iteration 300 (last attempt: refused by the test)" in out
         assert "not proven within 300 iterations (exit status 1)" in err
         assert info["certified_at"] is None
+
+
+# -- the training terms and the restarts of the recipe "proven" ------------------------------
+
+def test_the_step_jacobian_is_the_derivative_of_the_step():
+    import numpy as np
+    import tensorflow as tf
+
+    from gru_tutorial.model import BitAdder
+    from gru_tutorial.provable import step_jacobian
+
+    cell = BitAdder(3, dtype="float64", seed=5).cell
+    rng = np.random.default_rng(0)
+    for v in cell.trainable_variables:  # weights far from the initial ones
+        v.assign(rng.normal(size=v.shape) * 1.5)
+    x = tf.constant(rng.integers(0, 2, size=(16, 2)), tf.float64)
+    h = tf.constant(rng.uniform(-1, 1, size=(16, 3)))
+    with tf.GradientTape() as tape:
+        tape.watch(h)
+        new = cell.step(x, h)
+    np.testing.assert_allclose(step_jacobian(cell, x, h).numpy(),
+                               tape.batch_jacobian(new, h).numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_history_nodes_follow_the_graph():
+    from gru_tutorial.data import random_batch
+    from gru_tutorial.provable import history_nodes
+    from gru_tutorial.verify import HistoryGraph
+
+    graph = HistoryGraph(3)
+    batch = random_batch(20, 30, 1, mixed_density=True)
+    nodes = history_nodes(batch.x, graph)
+    a, b = batch.x[..., 0].astype(int), batch.x[..., 1].astype(int)
+    for n in range(20):
+        carry = 0
+        for t in range(batch.x.shape[1]):
+            start = max(0, t - 2)
+            c_before = 0  # the carry before the window
+            for s in range(start):
+                c_before = (a[n, s] + b[n, s] + c_before) // 2
+            window = tuple(int(2 * a[n, s] + b[n, s]) for s in range(start, t + 1))
+            assert graph.nodes[nodes[n, t]] == (c_before, window)
+            carry = (a[n, t] + b[n, t] + carry) // 2
+        assert graph.carry[nodes[n, -1]] == carry
+
+
+def test_the_spread_is_zero_for_clustered_states_and_a_mean_square_otherwise():
+    import numpy as np
+    import tensorflow as tf
+
+    from gru_tutorial.provable import spread_penalty
+
+    nodes = tf.constant([[0, 1, 0, 1]], tf.int64)
+    same = tf.constant([[[1.0, 2.0], [3.0, 4.0], [1.0, 2.0], [3.0, 4.0]]])
+    assert float(spread_penalty(same, nodes, 2)) == 0.0
+    apart = tf.constant([[[0.0, 0.0], [3.0, 4.0], [2.0, 0.0], [3.0, 4.0]]])
+    # node 0: states (0, 0) and (2, 0) around (1, 0): squared distances 1 and 1
+    np.testing.assert_allclose(float(spread_penalty(apart, nodes, 2)), 2 / 4)
+
+
+def test_the_new_fields_are_checked():
+    with pytest.raises(ArgumentError, match="contraction"):
+        replace(RECIPES["proven"], contraction=-1.0)
+    with pytest.raises(ArgumentError, match="gru"):
+        replace(RECIPES["small"], spread=1.0, cell="rnn")
+    with pytest.raises(ArgumentError, match="attempts"):
+        replace(RECIPES["proven"], attempts=0)
+    with pytest.raises(ArgumentError, match="proof_steps"):
+        replace(RECIPES["proven"], proof_steps=0)
+
+
+def test_a_run_restarts_when_the_held_out_check_has_not_passed():
+    recipe = replace(RECIPES["small"], restart_after=20, attempts=3, max_steps=70)
+    trainer = Trainer(recipe, 0)
+    first = trainer.model
+    result = trainer.run()
+    assert result.converged_at is None and result.restarts == 2 and result.iterations == 70
+    assert trainer.model is not first and result.model is trainer.model
+    with pytest.raises(ArgumentError, match="restart"):
+        Trainer(recipe, 0, model=first)
+
+
+def test_proofs_stop_being_tried_after_proof_steps(monkeypatch):
+    never_proven(monkeypatch)
+    result = Trainer(replace(PROVEN, proof_steps=30), 4).run()
+    assert result.certified_at is None
+    assert result.iterations == result.converged_at + 30
+
+
+@pytest.mark.slow
+def test_the_proven_recipe_ends_certified():
+    result = Trainer("proven", 114).run()
+    assert result.certified_at is not None and result.proof.certified
+    assert verify(result.model, max_history=3).certified
+    assert result.model.add(2**300 - 1, 1) == 2**300

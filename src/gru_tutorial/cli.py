@@ -417,6 +417,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "evaluation": {str(k): v.to_dict() for k, v in result.evaluation.items()}}
     if proven:
         info["certified_at"] = result.certified_at
+        info["restarts"] = result.restarts
     out = save_model(result.model, args.out, info=info)
     # the stopping rule: exact on every held-out set (still so after any extra steps), and
     # for a recipe that stops when proven, a certificate
@@ -446,6 +447,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
         verdict = (f"proven at iteration {result.certified_at}" if result.certified_at
                    else f"not proven by iteration {result.iterations} (last attempt: "
                    f"{result.proof.failure if result.proof else 'none'})")
+        if result.restarts:
+            verdict += f", after {result.restarts} restart{'s' * (result.restarts > 1)}"
         print(f"exact on held-out {widths} sums after {result.converged_at} iterations; "
               f"{verdict} ({result.seconds:.1f} s)")
     elif result.converged and result.recipe.stop == "max-steps":

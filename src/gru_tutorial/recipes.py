@@ -1,6 +1,6 @@
 """Training recipes: everything that defines a training run except the seed.
 
-Explained in the chapter "Training" (``book/05_training.ipynb``). Three named
+Explained in the chapter "Training" (``book/05_training.ipynb``). Four named
 recipes (:data:`RECIPES`):
 
 ``seed``
@@ -31,6 +31,13 @@ recipes (:data:`RECIPES`):
     after the stopping rule is met. The bundled model (seed 4) is trained with
     it; the chapter "Inside the adder" proves that it adds correctly at every
     length (:mod:`gru_tutorial.verify`).
+``proven``
+    The small recipe made to end in a proof: it starts again from new weights
+    when the held-out check has not passed 600 steps into an attempt (at most 5
+    attempts); once it passes, it adds the contraction and spread terms of
+    :mod:`gru_tutorial.provable` to the loss and tries to prove the network right
+    every 10 steps (certificates over the last 3 input pairs), stopping at the
+    first certificate, or 500 steps after the check passed.
 
 A :class:`Recipe` checks itself when it is made, and again after
 ``dataclasses.replace``. This module imports no TensorFlow, so the command line
@@ -156,8 +163,20 @@ class Recipe:
     verify_every : int
         With ``stop='proven'``: steps between two attempts at a proof (default 10).
     verify_history : int
-        With ``stop='proven'``: the longest input window ``verify`` tries (1 to 8,
-        default 4).
+        With ``stop='proven'``: the input window of the certificates tried (1 to 8,
+        default 4), and of the history graph of the ``spread`` term.
+    proof_steps : int
+        With ``stop='proven'``: give up this many steps after the held-out check
+        passed (default 500), or at ``max_steps``.
+    contraction, spread : float
+        Weights of the training terms of :mod:`gru_tutorial.provable`, added to the
+        loss from the step at which the held-out check passes (default 0: none).
+    restart_after : int
+        Start again from new weights and training sums (the seed plus 100,000 times
+        the attempt) when the held-out check has not passed this many steps into an
+        attempt (default 0: never).
+    attempts : int
+        The most attempts (default 1).
     manual_gradient : bool
         Backpropagate with the GRU's hand-derived backward pass
         (:func:`gru_tutorial.cell.scan_manual_gradient`; the same gradients as
@@ -194,6 +213,11 @@ class Recipe:
     stop: str = "held-out"
     verify_every: int = 10
     verify_history: int = 4
+    proof_steps: int = 500
+    contraction: float = 0.0
+    spread: float = 0.0
+    restart_after: int = 0
+    attempts: int = 1
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -234,6 +258,17 @@ class Recipe:
         check_choice(self.stop, "stop", STOPS)
         check_int(self.verify_every, "verify_every", 1)
         check_int(self.verify_history, "verify_history", 1, 8)
+        check_int(self.proof_steps, "proof_steps", 1)
+        for name in ("contraction", "spread"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                    or v < 0:
+                raise ArgumentError(f"{name} must be a number >= 0, got {v!r}")
+        if (self.contraction or self.spread) and self.cell != "gru":
+            raise ArgumentError(f"the contraction and spread terms need the cell 'gru', got "
+                                f"{self.cell!r}")
+        check_int(self.restart_after, "restart_after", 0)
+        check_int(self.attempts, "attempts", 1)
         if self.stop == "proven" and self.cell != "gru":
             raise ArgumentError(f"stop 'proven' needs the cell 'gru' (the verifier's), "
                                 f"got {self.cell!r}")
@@ -259,6 +294,14 @@ RECIPES: dict[str, Recipe] = {
                     mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,
                     eval_adversarial=True, max_steps=2000, eval_mixed_density=True,
                     extra_steps=100, check="numpy"),
+    # the small recipe, made to end in a proof (chapter "Inside the adder")
+    "proven": Recipe("proven", units=3, dtype="float32", init="keras", loss="bce",
+                     learning_rate=3e-2, batch_size=100, train_bits=16, fixed_data=False,
+                     mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,
+                     eval_adversarial=True, max_steps=3500, eval_mixed_density=True,
+                     check="numpy", stop="proven", verify_every=10, verify_history=3,
+                     proof_steps=500, contraction=0.3, spread=5.0, restart_after=600,
+                     attempts=5),
 }
 """The named recipes; see the module docstring."""
 

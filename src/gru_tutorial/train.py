@@ -143,6 +143,8 @@ class TrainResult:
         :func:`gru_tutorial.verify.verify` certified the network, if it did.
     proof : VerifyResult or None
         That verdict (or the last attempt's, when none certified).
+    restarts : int
+        How many times the run started again from new weights (``restart_after``).
     """
 
     model: BitAdder
@@ -156,6 +158,7 @@ class TrainResult:
     converged_at: int | None = None
     certified_at: int | None = None
     proof: object | None = None
+    restarts: int = 0
 
     @property
     def exact_accuracy(self) -> float:
@@ -206,6 +209,10 @@ def make_train_step(
     loss: str = "bce",
     learning_rate: float = 3e-2,
     jit_compile: bool = False,
+    optimizer: Adam | None = None,
+    contraction: float = 0.0,
+    spread: float = 0.0,
+    spread_history: int = 3,
 ) -> Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]:
     """One compiled training step for ``model``: forward, loss, backward, one Adam update.
 
@@ -223,6 +230,14 @@ def make_train_step(
         Step size of the package's hand-written :class:`Adam`.
     jit_compile : bool
         Compile the step with XLA (pays off only for long runs: chapter "Performance").
+    optimizer : Adam, optional
+        Go on with this optimizer and its state (default: a new :class:`Adam`).
+    contraction, spread : float
+        Weights of the training terms of :mod:`gru_tutorial.provable` (GRU only; 0 by
+        default): the contraction penalty and the spread of states within the nodes
+        of a history graph of the last ``spread_history`` input pairs.
+    spread_history : int
+        Window of that graph.
 
     Returns
     -------
@@ -231,10 +246,13 @@ def make_train_step(
         measured on the batch before the update.
     """
     variables = model.trainable_variables
-    adam = Adam(variables, learning_rate)
+    adam = Adam(variables, learning_rate) if optimizer is None else optimizer
     readout = getattr(model, "readout", "logit")
     loss_fn = loss_function(loss, readout)
     threshold = THRESHOLDS[readout]
+    if contraction or spread:
+        return _provable_step(model, adam, loss_fn, threshold, float(contraction),
+                              float(spread), spread_history)
 
     def step(x, y):
         with tf.GradientTape() as tape:
@@ -256,6 +274,41 @@ def make_train_step(
                            jit_compile=jit_compile)
     trace_once_per_instance(compiled)
     return compiled
+
+
+def _provable_step(model, adam, loss_fn, threshold, contraction, spread, history):
+    """:func:`make_train_step` with the terms of :mod:`gru_tutorial.provable` added."""
+    from .provable import contraction_penalty, history_nodes, spread_penalty
+    from .verify import HistoryGraph
+
+    if getattr(model, "cell_kind", "gru") != "gru":
+        raise ArgumentError("the contraction and spread terms need the cell 'gru'")
+    cell, variables = model.cell, model.trainable_variables
+    graph = HistoryGraph(history)
+
+    def step(x, y, nodes):
+        with tf.GradientTape() as tape:
+            hs = cell(x)
+            outputs = tf.einsum("btu,uk->btk", hs, model.V) + model.c
+            value = loss_fn(outputs, y)
+            total = value + contraction * contraction_penalty(cell, x, hs) \
+                + spread * spread_penalty(hs, nodes, len(graph.nodes))
+        adam.apply(tape.gradient(total, variables))
+        correct = tf.equal(outputs > threshold, y > 0.5)
+        bit_acc = tf.reduce_mean(tf.cast(correct, tf.float32))
+        exact = tf.reduce_mean(tf.cast(tf.reduce_all(correct, axis=[1, 2]), tf.float32))
+        return value, bit_acc, exact  # the recipe's loss, as the other steps report it
+
+    dtype = model.dtype
+    compiled = tf.function(step, autograph=False, input_signature=[
+        tf.TensorSpec([None, None, 2], dtype), tf.TensorSpec([None, None, 1], dtype),
+        tf.TensorSpec([None, None], tf.int64)])
+    trace_once_per_instance(compiled)
+
+    def run(x, y):
+        return compiled(x, y, tf.constant(history_nodes(np.asarray(x), graph)))
+
+    return run
 
 
 def build_model(recipe: str | Recipe = "fast", seed: int = 0) -> BitAdder:
@@ -331,6 +384,11 @@ class Trainer:
         held-out sets may have been exact a step or more earlier.
     should_stop : bool
         Set by a callback to end the run after the current step.
+    restarts : int
+        Times the run started again from new weights (the recipe's ``restart_after``).
+    certified_at : int or None
+        With a recipe that stops when ``'proven'``: the step at which ``verify``
+        certified the network.
     """
 
     def __init__(self, recipe: str | Recipe = "fast", seed: int = 0, *,
@@ -351,8 +409,12 @@ class Trainer:
         if getattr(self.model, "readout", "logit") != self.recipe.readout:
             raise ArgumentError(f"the model's readout {self.model.readout!r} is not the "
                                 f"recipe's {self.recipe.readout!r}")
-        self.step = make_train_step(self.model, loss=self.recipe.loss,
-                                    learning_rate=self.recipe.learning_rate)
+        if self.recipe.restart_after and model is not None:
+            raise ArgumentError("a recipe that restarts (restart_after) builds its own models: "
+                                "do not pass a model")
+        self._set_model(self.model)
+        self.restarts = 0
+        self._attempt_start = 0
         data = recipe_data(self.recipe, self.seed)
         self.batches, self.sets = data.batches, data.held_out
         self.check = held_out_check(self.recipe.check, self.sets) if check is None else check
@@ -367,6 +429,21 @@ class Trainer:
         self.should_stop = False
         self._stop_at: int | None = None
         self._callbacks: list[Callable[[Trainer], None]] = []
+
+    def _set_model(self, model: keras.Model) -> None:
+        """Train ``model`` from here on, with a new optimizer and step."""
+        self.model = model
+        self.adam = Adam(model.trainable_variables, self.recipe.learning_rate)
+        self.step = make_train_step(model, loss=self.recipe.loss,
+                                    learning_rate=self.recipe.learning_rate, optimizer=self.adam)
+
+    def _restart(self) -> None:
+        """Start again from new weights and training sums; the held-out sets stay."""
+        self.restarts += 1
+        seed = self.seed + 100_000 * self.restarts
+        self._set_model(build_model(self.recipe, seed))
+        self.batches = recipe_data(self.recipe, seed).batches
+        self._attempt_start = self.iteration
 
     def add_callback(self, callback: Callable[[Trainer], None]) -> None:
         """Call ``callback(trainer)`` after every step (after the held-out check).
@@ -404,12 +481,22 @@ class Trainer:
                 self.converged_seconds = time.perf_counter() - self.start
                 if self.stop_when_converged and self.recipe.stop == "held-out":
                     self._stop_at = self.iteration + self.recipe.extra_steps
+        r = self.recipe
         if self._stop_at is not None and self.iteration >= self._stop_at:
             self.should_stop = True
-        if self.recipe.stop == "proven" and self.converged_at is not None \
-                and self.certified_at is None \
-                and (self.iteration - self.converged_at) % self.recipe.verify_every == 0:
-            self._try_proof()
+        if self.converged_at == self.iteration and (r.contraction or r.spread):
+            # from the next step on, the loss asks for a provable network too
+            self.step = make_train_step(
+                self.model, loss=r.loss, learning_rate=r.learning_rate, optimizer=self.adam,
+                contraction=r.contraction, spread=r.spread, spread_history=r.verify_history)
+        if self.converged_at is None and r.restart_after and self.restarts + 1 < r.attempts \
+                and self.iteration - self._attempt_start >= r.restart_after:
+            self._restart()
+        if r.stop == "proven" and self.converged_at is not None and self.certified_at is None:
+            if (self.iteration - self.converged_at) % r.verify_every == 0:
+                self._try_proof()
+            if self.certified_at is None and self.iteration - self.converged_at >= r.proof_steps:
+                self.should_stop = True
         for callback in self._callbacks:
             callback(self)
         return loss, bit_acc, exact
@@ -419,8 +506,8 @@ class Trainer:
         from .adder import AdderWeights
         from .verify import verify
 
-        self.proof = verify(AdderWeights.from_model(self.model),
-                            max_history=self.recipe.verify_history)
+        k = self.recipe.verify_history
+        self.proof = verify(AdderWeights.from_model(self.model), max_history=k, min_history=k)
         if self.proof.certified:
             self.certified_at = self.iteration
             self.should_stop = self.should_stop or self.stop_when_converged
@@ -454,7 +541,7 @@ class Trainer:
         seconds = time.perf_counter() - self.start
         return TrainResult(self.model, self.recipe, self.seed, self.iteration, seconds,
                            converged, self.evaluation, self.history, self.converged_at,
-                           self.certified_at, self.proof)
+                           self.certified_at, self.proof, self.restarts)
 
 
 def train(
