@@ -16,7 +16,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablation", "size_sweep",
-              "why_gates", "inference", "train_speed",
+              "why_gates", "proof_stop", "inference", "train_speed",
               "notebooks"]
 
 
