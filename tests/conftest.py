@@ -26,8 +26,8 @@ def fast_seed0():
 
 
 @pytest.fixture(scope="session")
-def small_seed4():
-    """``train('small', seed=4)``: how the bundled model is made; run once."""
+def small_seed0():
+    """``train('small', seed=0)``: how the bundled model is made; run once."""
     from gru_tutorial.train import train
 
-    return train("small", seed=4, progress=False)
+    return train("small", seed=0, progress=False)

@@ -14,15 +14,19 @@ from gru_tutorial.saving import load_model
 from gru_tutorial.train import Trainer
 from gru_tutorial.verify import verify
 
-# the small recipe, stopping at the first certificate, tried every 20 steps from the step
-# at which the held-out check passes (seed 4 of this recipe passes it at 207)
-PROVEN = replace(RECIPES["small"], name="small-proven", stop="proven", verify_every=20,
-                 max_steps=600)
+# the small recipe without its training terms and restarts, stopping at the first
+# certificate, tried every 20 steps from the step at which the held-out check passes
+# (seed 4 of this recipe passes it at 207)
+PROVEN = replace(RECIPES["small"], name="small-plain", verify_every=20, verify_history=4,
+                 max_steps=600, proof_steps=500, contraction=0.0, spread=0.0,
+                 restart_after=0, attempts=1)
 
 
-def test_a_proven_stop_needs_the_gru_and_sane_settings():
-    with pytest.raises(ArgumentError, match="gru"):
-        replace(PROVEN, cell="lstm")
+def test_a_proven_stop_needs_a_verifiable_cell_and_sane_settings():
+    with pytest.raises(ArgumentError, match="keras-gru"):
+        replace(PROVEN, cell="keras-gru")
+    for cell in ("rnn", "gru-noreset", "lstm"):
+        assert replace(PROVEN, cell=cell, contraction=0.3, spread=5.0).cell == cell
     with pytest.raises(ArgumentError, match="verify_every"):
         replace(PROVEN, verify_every=0)
     with pytest.raises(ArgumentError, match="verify_history"):
@@ -90,7 +94,7 @@ def test_the_command_line_exits_1_when_not_proven(monkeypatch, capsys, tmp_path,
         assert info["certified_at"] is None
 
 
-# -- the training terms and the restarts of the recipe "proven" ------------------------------
+# -- the training terms and the restarts of the recipe "small" -------------------------------
 
 def test_the_step_jacobian_is_the_derivative_of_the_step():
     import numpy as np
@@ -110,6 +114,51 @@ def test_the_step_jacobian_is_the_derivative_of_the_step():
         new = cell.step(x, h)
     np.testing.assert_allclose(step_jacobian(cell, x, h).numpy(),
                                tape.batch_jacobian(new, h).numpy(), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["gru", "rnn", "gru-noreset", "lstm"])
+def test_every_cells_step_jacobian_matches_finite_differences(kind):
+    import numpy as np
+    import tensorflow as tf
+
+    from gru_tutorial.model import BitAdder
+    from gru_tutorial.provable import step_jacobian
+
+    cell = BitAdder(3, dtype="float64", seed=5, cell=kind).cell
+    rng = np.random.default_rng(1)
+    for v in cell.trainable_variables:
+        v.assign(rng.normal(size=v.shape))
+    dim = 6 if kind == "lstm" else 3
+    x = tf.constant(rng.integers(0, 2, size=(4, 2)), tf.float64)
+    s = rng.uniform(-0.9, 0.9, size=(4, dim))
+
+    def step(state):
+        state = tf.constant(state)
+        new = cell.step(x, tuple(tf.split(state, 2, axis=-1)) if kind == "lstm" else state)
+        return (tf.concat(new, -1) if isinstance(new, tuple) else new).numpy()
+
+    eps = 1e-6
+    numeric = np.stack([(step(s + eps * e) - step(s - eps * e)) / (2 * eps)
+                        for e in np.eye(dim)], axis=-1)
+    np.testing.assert_allclose(step_jacobian(cell, x, tf.constant(s)).numpy(), numeric,
+                               atol=1e-7)
+
+
+def test_the_lstm_visits_h_and_c():
+    import numpy as np
+    import tensorflow as tf
+
+    from gru_tutorial.data import random_batch
+    from gru_tutorial.model import BitAdder
+    from gru_tutorial.provable import visited_states
+
+    cell = BitAdder(2, dtype="float64", seed=3, cell="lstm").cell
+    x = tf.constant(random_batch(5, 6, 0).x, tf.float64)
+    states = visited_states(cell, x).numpy()
+    h, c = cell.initial_state(5)
+    for t in range(x.shape[1]):
+        h, c = cell.step(x[:, t], (h, c))
+        np.testing.assert_allclose(states[:, t], np.concatenate([h, c], -1), rtol=1e-12)
 
 
 def test_history_nodes_follow_the_graph():
@@ -150,17 +199,17 @@ def test_the_spread_is_zero_for_clustered_states_and_a_mean_square_otherwise():
 
 def test_the_new_fields_are_checked():
     with pytest.raises(ArgumentError, match="contraction"):
-        replace(RECIPES["proven"], contraction=-1.0)
-    with pytest.raises(ArgumentError, match="gru"):
-        replace(RECIPES["small"], spread=1.0, cell="rnn")
+        replace(RECIPES["small"], contraction=-1.0)
+    with pytest.raises(ArgumentError, match="keras-gru"):
+        replace(RECIPES["small"], spread=1.0, stop="held-out", cell="keras-gru")
     with pytest.raises(ArgumentError, match="attempts"):
-        replace(RECIPES["proven"], attempts=0)
+        replace(RECIPES["small"], attempts=0)
     with pytest.raises(ArgumentError, match="proof_steps"):
-        replace(RECIPES["proven"], proof_steps=0)
+        replace(RECIPES["small"], proof_steps=0)
 
 
 def test_a_run_restarts_when_the_held_out_check_has_not_passed():
-    recipe = replace(RECIPES["small"], restart_after=20, attempts=3, max_steps=70)
+    recipe = replace(PROVEN, restart_after=20, attempts=3, max_steps=70)
     trainer = Trainer(recipe, 0)
     first = trainer.model
     result = trainer.run()
@@ -177,9 +226,31 @@ def test_proofs_stop_being_tried_after_proof_steps(monkeypatch):
     assert result.iterations == result.converged_at + 30
 
 
+def test_a_network_that_will_not_prove_is_dropped_for_new_weights(monkeypatch):
+    attempts = never_proven(monkeypatch)
+    restarted = []
+    real = Trainer._restart
+
+    def restart(self):
+        restarted.append((self.iteration, self.converged_at, len(attempts)))
+        real(self)
+
+    monkeypatch.setattr(Trainer, "_restart", restart)
+    trainer = Trainer(replace(PROVEN, proof_steps=30, attempts=2, max_steps=400), 4)
+    first = trainer.model
+    result = trainer.run()
+    # the first network passed its check, was refused at that step and 20 steps later,
+    # and was dropped 30 steps after the check; its successor starts from scratch
+    assert len(restarted) == 1 and result.restarts == 1 and trainer.model is not first
+    at, converged, tried = restarted[0]
+    assert converged is not None and at == converged + 30 and tried == 2
+    assert result.certified_at is None
+    assert result.converged_at is None or result.converged_at > at
+
+
 @pytest.mark.slow
-def test_the_proven_recipe_ends_certified():
-    result = Trainer("proven", 114).run()
+def test_the_small_recipe_ends_certified():
+    result = Trainer("small", 114).run()
     assert result.certified_at is not None and result.proof.certified
     assert verify(result.model, max_history=3).certified
     assert result.model.add(2**300 - 1, 1) == 2**300

@@ -246,10 +246,10 @@ def build_parser() -> argparse.ArgumentParser:
                 "saved model is exact on its held-out sums, 1 when it is not (it is saved "
                 "all the same, e.g. after --max-steps).")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="fast",
-                   help="'fast' (default), 'small' (3 units, the bundled model's), "
-                        "'proven' (3 units, trained until verify proves it; exit 1 if not "
-                        "within its cap) or 'seed' (the original tutorial's code: a linear "
-                        "output regressed onto the bits, 5,000 iterations)")
+                   help="'fast' (default), 'small' (3 units, trained until verify proves "
+                        "it, the bundled model's; exit 1 if not within its cap) or 'seed' "
+                        "(the original tutorial's code: a linear output regressed onto the "
+                        "bits, 5,000 iterations)")
     p.add_argument("--cell", choices=CELLS, metavar="CELL",
                    help="recurrent cell: " + ", ".join(CELLS) + " (default: the recipe's, "
                         "gru); gru-noreset is the GRU with its reset gate off, keras-gru "

@@ -16,7 +16,10 @@ make that work:
 
 A recipe adds both to the loss once the held-out rule has passed
 (:attr:`gru_tutorial.recipes.Recipe.contraction` and ``spread``). Before that they
-would fight the learning of the adder itself.
+would fight the learning of the adder itself. The GRU's Jacobian is written out from
+its equations; the other cells the verifier handles (the plain RNN, the GRU without
+reset gate, the LSTM, whose state is ``(h, c)``) get theirs from TensorFlow's
+automatic differentiation.
 """
 
 from __future__ import annotations
@@ -24,10 +27,47 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-__all__ = ["step_jacobian", "contraction_penalty", "history_nodes", "spread_penalty"]
+__all__ = ["step_jacobian", "visited_states", "contraction_penalty", "history_nodes",
+           "spread_penalty"]
+
+
+def _is_lstm(cell) -> bool:
+    return hasattr(cell, "W_f")
+
+
+def _flat(state) -> tf.Tensor:
+    return tf.concat(state, axis=-1) if isinstance(state, tuple) else state
 
 
 def step_jacobian(cell, x: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
+    """``J[n, i, j] = d s'_i / d s_j`` of one step of ``cell`` at states ``s`` (n, dim).
+
+    ``dim`` is the units, or twice them for the LSTM, whose state is ``(h, c)``
+    side by side. The GRU's comes from its equations (below); the other cells'
+    from automatic differentiation of their ``step``.
+    """
+    if type(cell).__name__ == "GRUCell":
+        return _gru_jacobian(cell, x, h)
+    with tf.GradientTape() as tape:
+        tape.watch(h)
+        state = tuple(tf.split(h, 2, axis=-1)) if _is_lstm(cell) else h
+        new = _flat(cell.step(x, state))
+    return tape.batch_jacobian(new, h)
+
+
+def visited_states(cell, x: tf.Tensor) -> tf.Tensor:
+    """The states ``cell`` visits on inputs ``x`` (batch, time, 2): (batch, time, dim).
+
+    The hidden states, or for the LSTM ``(h, c)`` side by side.
+    """
+    if not _is_lstm(cell):
+        return cell(x)
+    h, c = tf.scan(lambda s, x_t: cell.step(x_t, s), tf.transpose(x, [1, 0, 2]),
+                   initializer=cell.initial_state(tf.shape(x)[0]))
+    return tf.transpose(tf.concat([h, c], axis=-1), [1, 0, 2])
+
+
+def _gru_jacobian(cell, x: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
     """``J[n, i, j] = d h'_i / d h_j`` of one GRU step at states ``h`` (n, units), inputs ``x``.
 
     From the four equations: with ``a = x W_h + (r h) U_h + b_h``,
@@ -50,12 +90,12 @@ def contraction_penalty(cell, x: tf.Tensor, hs: tf.Tensor) -> tf.Tensor:
 
     Parameters
     ----------
-    cell : GRUCell
-        The cell.
+    cell : RecurrentCell
+        The cell (one of :data:`gru_tutorial.recipes.VERIFIABLE`).
     x : Tensor
         Inputs ``(batch, time, 2)``.
     hs : Tensor
-        The states the cell computed from them, ``(batch, time, units)``. They are
+        The states the cell visited on them (:func:`visited_states`). They are
         taken as fixed points to evaluate ``J`` at (the gradient does not flow
         through them): the penalty asks the step to contract where the network goes.
     """

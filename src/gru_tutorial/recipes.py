@@ -1,6 +1,6 @@
 """Training recipes: everything that defines a training run except the seed.
 
-Explained in the chapter "Training" (``book/05_training.ipynb``). Four named
+Explained in the chapter "Training" (``book/05_training.ipynb``). Three named
 recipes (:data:`RECIPES`):
 
 ``seed``
@@ -27,17 +27,14 @@ recipes (:data:`RECIPES`):
     density like the training sums, and on the adversarial 1,000-bit sums of
     :func:`gru_tutorial.evaluate.adversarial_pairs`.
 ``small``
-    The fast recipe with 3 hidden units, up to 2,000 steps, and 100 more steps
-    after the stopping rule is met. The bundled model (seed 4) is trained with
-    it; the chapter "Inside the adder" proves that it adds correctly at every
-    length (:mod:`gru_tutorial.verify`).
-``proven``
-    The small recipe made to end in a proof: it starts again from new weights
-    when the held-out check has not passed 600 steps into an attempt (at most 5
-    attempts); once it passes, it adds the contraction and spread terms of
+    The fast recipe with 3 hidden units, made to end in a proof. It starts again
+    from new weights when the held-out check has not passed 600 steps into an
+    attempt; once the check passes, it adds the contraction and spread terms of
     :mod:`gru_tutorial.provable` to the loss and tries to prove the network right
-    every 10 steps (certificates over the last 3 input pairs), stopping at the
-    first certificate, or 500 steps after the check passed.
+    every 10 steps (:mod:`gru_tutorial.verify`, certificates over the last 3 input
+    pairs). It stops at the first certificate; a network still unproven 300 steps
+    after its check passed is dropped for new weights too. At most 6 attempts and
+    4,000 steps; a run that ends unproven says so. The bundled model is its seed 0.
 
 A :class:`Recipe` checks itself when it is made, and again after
 ``dataclasses.replace``. This module imports no TensorFlow, so the command line
@@ -52,7 +49,7 @@ from dataclasses import dataclass
 from .checks import MAX_UNITS, ArgumentError, check_choice, check_int, check_steps
 
 __all__ = ["Recipe", "RECIPES", "CELLS", "CHECKS", "DTYPES", "INITS", "LOSSES", "READOUTS",
-           "STOPS", "THRESHOLDS", "get_recipe"]
+           "STOPS", "THRESHOLDS", "VERIFIABLE", "get_recipe"]
 
 DTYPES = ("float32", "float64")
 """Floating-point types a model can use."""
@@ -93,7 +90,11 @@ STOPS = ("held-out", "max-steps", "proven")
 steps, recording when the check passed in ``converged_at`` (the original code's
 fixed 5,000 iterations); ``'proven'``, once :func:`gru_tutorial.verify.verify`
 certifies the network, tried every ``verify_every`` steps from the step at which
-the held-out check passes, or at ``max_steps`` unproven (GRU only)."""
+the held-out check passes (a cell of :data:`VERIFIABLE`), or at ``max_steps``
+unproven."""
+
+VERIFIABLE = ("gru", "gru-noreset", "rnn", "lstm")
+"""The cells :func:`gru_tutorial.verify.verify` can prove right (its own tuple)."""
 
 
 def _flag(value: object, name: str) -> bool:
@@ -166,8 +167,9 @@ class Recipe:
         With ``stop='proven'``: the input window of the certificates tried (1 to 8,
         default 4), and of the history graph of the ``spread`` term.
     proof_steps : int
-        With ``stop='proven'``: give up this many steps after the held-out check
-        passed (default 500), or at ``max_steps``.
+        With ``stop='proven'``: give up on a network this many steps after its
+        held-out check passed (default 500): start again from new weights if
+        attempts are left (see ``attempts``), else end the run unproven.
     contraction, spread : float
         Weights of the training terms of :mod:`gru_tutorial.provable`, added to the
         loss from the step at which the held-out check passes (default 0: none).
@@ -176,7 +178,9 @@ class Recipe:
         the attempt) when the held-out check has not passed this many steps into an
         attempt (default 0: never).
     attempts : int
-        The most attempts (default 1).
+        The most attempts (default 1): starts from new weights, after
+        ``restart_after`` steps without a passed check or ``proof_steps`` steps
+        without a proof.
     manual_gradient : bool
         Backpropagate with the GRU's hand-derived backward pass
         (:func:`gru_tutorial.cell.scan_manual_gradient`; the same gradients as
@@ -264,14 +268,14 @@ class Recipe:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
                     or v < 0:
                 raise ArgumentError(f"{name} must be a number >= 0, got {v!r}")
-        if (self.contraction or self.spread) and self.cell != "gru":
-            raise ArgumentError(f"the contraction and spread terms need the cell 'gru', got "
-                                f"{self.cell!r}")
+        if (self.contraction or self.spread) and self.cell not in VERIFIABLE:
+            raise ArgumentError(f"the contraction and spread terms need a cell of "
+                                f"{VERIFIABLE}, got {self.cell!r}")
         check_int(self.restart_after, "restart_after", 0)
         check_int(self.attempts, "attempts", 1)
-        if self.stop == "proven" and self.cell != "gru":
-            raise ArgumentError(f"stop 'proven' needs the cell 'gru' (the verifier's), "
-                                f"got {self.cell!r}")
+        if self.stop == "proven" and self.cell not in VERIFIABLE:
+            raise ArgumentError(f"stop 'proven' needs a cell the verifier handles, one of "
+                                f"{VERIFIABLE}, got {self.cell!r}")
         if self.readout == "linear" and self.loss == "bce":
             raise ArgumentError("loss 'bce' needs the readout 'logit' (a linear readout is "
                                 "regressed onto the targets: use loss 'mse')")
@@ -289,19 +293,14 @@ RECIPES: dict[str, Recipe] = {
                    mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,
                    eval_adversarial=True, max_steps=1000, eval_mixed_density=True,
                    check="numpy"),
+    # the fast recipe with 3 units, ending in a proof (chapter "Inside the adder")
     "small": Recipe("small", units=3, dtype="float32", init="keras", loss="bce",
                     learning_rate=3e-2, batch_size=100, train_bits=16, fixed_data=False,
                     mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,
-                    eval_adversarial=True, max_steps=2000, eval_mixed_density=True,
-                    extra_steps=100, check="numpy"),
-    # the small recipe, made to end in a proof (chapter "Inside the adder")
-    "proven": Recipe("proven", units=3, dtype="float32", init="keras", loss="bce",
-                     learning_rate=3e-2, batch_size=100, train_bits=16, fixed_data=False,
-                     mixed_density=True, eval_bits=(20, 200, 1000), eval_count=1000,
-                     eval_adversarial=True, max_steps=3500, eval_mixed_density=True,
-                     check="numpy", stop="proven", verify_every=10, verify_history=3,
-                     proof_steps=500, contraction=0.3, spread=5.0, restart_after=600,
-                     attempts=5),
+                    eval_adversarial=True, max_steps=4000, eval_mixed_density=True,
+                    check="numpy", stop="proven", verify_every=10, verify_history=3,
+                    proof_steps=300, contraction=0.3, spread=5.0, restart_after=600,
+                    attempts=6),
 }
 """The named recipes; see the module docstring."""
 

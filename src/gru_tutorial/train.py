@@ -278,21 +278,23 @@ def make_train_step(
 
 def _provable_step(model, adam, loss_fn, threshold, contraction, spread, history):
     """:func:`make_train_step` with the terms of :mod:`gru_tutorial.provable` added."""
-    from .provable import contraction_penalty, history_nodes, spread_penalty
+    from .provable import contraction_penalty, history_nodes, spread_penalty, visited_states
+    from .recipes import VERIFIABLE
     from .verify import HistoryGraph
 
-    if getattr(model, "cell_kind", "gru") != "gru":
-        raise ArgumentError("the contraction and spread terms need the cell 'gru'")
+    if getattr(model, "cell_kind", "gru") not in VERIFIABLE:
+        raise ArgumentError(f"the contraction and spread terms need a cell of {VERIFIABLE}")
     cell, variables = model.cell, model.trainable_variables
     graph = HistoryGraph(history)
+    units = cell.units
 
     def step(x, y, nodes):
         with tf.GradientTape() as tape:
-            hs = cell(x)
-            outputs = tf.einsum("btu,uk->btk", hs, model.V) + model.c
+            states = visited_states(cell, x)  # h, or the LSTM's (h, c)
+            outputs = tf.einsum("btu,uk->btk", states[..., :units], model.V) + model.c
             value = loss_fn(outputs, y)
-            total = value + contraction * contraction_penalty(cell, x, hs) \
-                + spread * spread_penalty(hs, nodes, len(graph.nodes))
+            total = value + contraction * contraction_penalty(cell, x, states) \
+                + spread * spread_penalty(states, nodes, len(graph.nodes))
         adam.apply(tape.gradient(total, variables))
         correct = tf.equal(outputs > threshold, y > 0.5)
         bit_acc = tf.reduce_mean(tf.cast(correct, tf.float32))
@@ -440,6 +442,7 @@ class Trainer:
     def _restart(self) -> None:
         """Start again from new weights and training sums; the held-out sets stay."""
         self.restarts += 1
+        self.converged_at = self.converged_seconds = None
         seed = self.seed + 100_000 * self.restarts
         self._set_model(build_model(self.recipe, seed))
         self.batches = recipe_data(self.recipe, seed).batches
@@ -496,7 +499,10 @@ class Trainer:
             if (self.iteration - self.converged_at) % r.verify_every == 0:
                 self._try_proof()
             if self.certified_at is None and self.iteration - self.converged_at >= r.proof_steps:
-                self.should_stop = True
+                if self.restarts + 1 < r.attempts:  # this network will not prove: new weights
+                    self._restart()
+                else:
+                    self.should_stop = True
         for callback in self._callbacks:
             callback(self)
         return loss, bit_acc, exact

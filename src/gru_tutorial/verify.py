@@ -58,6 +58,7 @@ import numpy as np
 from .adder import AdderWeights, as_weights
 from .checks import ArgumentError, check_int
 from .data import carries
+from .recipes import VERIFIABLE
 
 __all__ = ["VERIFIABLE", "verifiable_weights", "state_dim", "gru_weights", "gates", "step",
            "logits", "HistoryGraph", "Certificate", "VerifyResult", "FUNCTION_ERROR",
@@ -93,9 +94,8 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 # -- the cells in float64 ----------------------------------------------------------------
 
-VERIFIABLE = ("gru", "gru-noreset", "rnn", "lstm")
-"""The cells :func:`verify` handles: the GRU, the GRU without its reset gate, the plain RNN
-and the LSTM (whose state is ``(h, c)``: boxes have ``2 units`` bounds, ``h`` first)."""
+# VERIFIABLE (from .recipes): the cells verify handles: the GRU, the GRU without its reset
+# gate, the plain RNN and the LSTM (whose state is (h, c): boxes have 2 units bounds, h first)
 
 
 def state_dim(w: AdderWeights) -> int:
