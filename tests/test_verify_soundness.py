@@ -110,11 +110,11 @@ def test_a_wrong_readout_on_the_last_box_is_caught():
 
 # -- enclosures hold exact images ---------------------------------------------------------
 
-def _exact_step(w, h, code):
-    """The GRU step at a point, with 40 significant digits."""
-    mp.dps = 40
+def _exact_step(w, h, code, dps=40):
+    """The GRU step at a point, with ``dps`` significant digits (h: floats or mpf)."""
+    mp.dps = dps
     a, b = code // 2, code % 2
-    h = [mpf(float(v)) for v in h]
+    h = [v if isinstance(v, mpf) else mpf(float(v)) for v in h]
 
     def pre(W, U, bias, state):
         return [mpf(float(W[0, j])) * a + mpf(float(W[1, j])) * b + mpf(float(bias[j]))
@@ -189,6 +189,48 @@ def test_each_enclosure_primitive_holds_the_exact_value():
     for p, q, low, high in zip(a, c, lo, hi, strict=True):
         exact = Fraction(float(p)) * Fraction(float(q))
         assert Fraction(float(low)) <= exact <= Fraction(float(high))
+
+
+@pytest.mark.parametrize("which", list(MODELS))
+def test_the_jacobian_bound_holds_the_exact_jacobian(bundled, which):
+    # |d h'_i / d h_j| at points of each box, by central differences at 60 digits (error
+    # about eps^2 = 1e-40), must lie below the bound for the box: the mean-value form rests on it
+    w = MODELS[which](bundled)
+    rng = np.random.default_rng(2)
+    centres = rng.uniform(-1, 1, size=(12, w.units))
+    eps = mpf("1e-20")
+    for width in (0.0, 1e-6, 1e-2):
+        lo, hi = centres - width, centres + width
+        for code in range(4):
+            x = np.broadcast_to(V._INPUTS[code], (12, 2))
+            bound = V._jacobian_bound(w, lo, hi, x)
+            for n in range(12):
+                for point in (lo[n], hi[n]):
+                    mp.dps = 60
+                    base = [mpf(float(v)) for v in point]
+                    for j in range(w.units):
+                        up = [v + eps if k == j else v for k, v in enumerate(base)]
+                        down = [v - eps if k == j else v for k, v in enumerate(base)]
+                        col = [(p - q) / (2 * eps) for p, q in
+                               zip(_exact_step(w, up, code, 60), _exact_step(w, down, code, 60),
+                                   strict=True)]
+                        for i, d in enumerate(col):
+                            assert abs(d) <= mpf(float(bound[n, i, j])), (which, width, code)
+
+
+def test_midpoint_radius_products_hold_the_exact_product():
+    from fractions import Fraction
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        am, bm = rng.normal(size=2) * 10.0 ** rng.integers(-8, 8, size=2)
+        ar, br = np.abs(rng.normal(size=2)) * 10.0 ** rng.integers(-20, 0, size=2)
+        mid, rad = V._mr_product((np.array(am), np.array(ar)), (np.array(bm), np.array(br)))
+        for sa in (-1, 1):
+            for sb in (-1, 1):
+                exact = (Fraction(float(am)) + sa * Fraction(float(ar))) \
+                    * (Fraction(float(bm)) + sb * Fraction(float(br)))
+                assert abs(exact - Fraction(float(mid))) <= Fraction(float(rad))
 
 
 # -- underflow ----------------------------------------------------------------------------

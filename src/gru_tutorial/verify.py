@@ -341,8 +341,14 @@ def _mid_rad(lo, hi):
 
 
 def _mr_product(a, b):
-    """Enclosure of a product in midpoint-radius form (radius rounded up generously)."""
-    return a[0] * b[0], (np.abs(a[0]) * b[1] + np.abs(b[0]) * a[1] + a[1] * b[1]) * (1 + 1e-12)
+    """Enclosure of a product in midpoint-radius form.
+
+    The radius ``|a_m| b_r + |b_m| a_r + a_r b_r`` takes five roundings (``gamma_5``),
+    and the computed midpoint ``a_m b_m`` is off by at most ``u |a_m b_m|`` (``gamma_1``).
+    """
+    mid = a[0] * b[0]
+    rad = (np.abs(a[0]) * b[1] + np.abs(b[0]) * a[1] + a[1] * b[1]) * (1 + _gamma(5))
+    return mid, _up(rad + _gamma(1) * np.abs(mid) + _TINY)
 
 
 def _jacobian_bound(w: AdderWeights, lo, hi, x) -> np.ndarray:
@@ -371,11 +377,15 @@ def _jacobian_bound(w: AdderWeights, lo, hi, x) -> np.ndarray:
     d = np.arange(w.units)
     j_mid[:, d, d] += 1 - z[0]
     j_rad[:, d, d] += z[1]
-    # every term is bounded by this all-absolute sum; its multiple covers rounding
+    # Rounding of the sums above. Each entry of j_mid and j_rad sums at most u + 3 terms
+    # (the einsum over k, r_j Uh, the z term, the diagonal), each a product of at most five
+    # factors, so each is off by at most gamma_(u+8) times the sum of its terms' absolute
+    # values, which `scale` bounds (mid and radius parts alike): 2 gamma_(u+8) <= gamma_(2u+16).
     scale = ((np.abs(zt[0]) + zt[1])[:, :, None] * e_abs
              + (np.abs(a2[0]) + a2[1])[:, :, None] * aUz.T[None])
     scale[:, d, d] += 2
-    return np.abs(j_mid) + j_rad + 1e-12 * scale + _TINY
+    return _up(np.abs(j_mid) + j_rad + _gamma(2 * w.units + 16) * scale * (1 + _gamma(4))
+               + _TINY)
 
 
 def image(weights: AdderWeights, lo: np.ndarray, hi: np.ndarray, code: int,
