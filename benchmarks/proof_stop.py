@@ -35,6 +35,8 @@ ROWS = {
     "spread only": (replace(SMALL, contraction=0.0), TUNED_ON_NOTHING),
     "small, fresh seeds 300-339": (SMALL, list(range(300, 340))),
 }
+MAIN = ["small (both terms, restarts)", "small, fresh seeds 300-339"]
+ABLATION = ["no terms (restarts only)", "contraction only", "spread only"]
 
 
 def one_run(recipe, seed: int) -> dict:
@@ -51,9 +53,12 @@ def one_run(recipe, seed: int) -> dict:
 
 def main() -> None:
     p = parser(__doc__.splitlines()[0])
-    p.add_argument("--rows", nargs="+", choices=list(ROWS), default=list(ROWS))
+    p.add_argument("--ablation", action="store_true",
+                   help="run the ablation rows into proof_stop_ablation (default: the recipe's "
+                        "rows into proof_stop)")
     args = p.parse_args()
-    run = Run("proof_stop", args.quick)
+    args.rows = ABLATION if args.ablation else MAIN
+    run = Run("proof_stop_ablation" if args.ablation else "proof_stop", args.quick)
     out = {"recipe": {k: str(v) for k, v in vars(SMALL).items()}, "rows": {}}
     lines, rows = [], []
     for name in args.rows:

@@ -18,6 +18,11 @@ HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablation", "size_sweep",
               "why_gates", "proof_stop", "inference", "train_speed",
               "notebooks"]
+EXTRA_RUNS = {  # further runs of a benchmark, with their own results files
+    "size_sweep": [["--cells", "rnn", "gru-noreset", "lstm", "--units", "16", "3", "2",
+                    "--seeds", "10", "--name", "size_sweep_cells"]],
+    "proof_stop": [["--ablation"]],
+}
 
 
 def main() -> int:
@@ -30,8 +35,11 @@ def main() -> int:
     for name in args.only or BENCHMARKS:
         t = time.perf_counter()
         print(f"== {name}", flush=True)
-        cmd = [sys.executable, str(HERE / f"{name}.py")] + (["--quick"] if args.quick else [])
-        rc = subprocess.call(cmd, cwd=HERE)
+        quick = ["--quick"] if args.quick else []
+        rc = 0
+        for extra in [[], *EXTRA_RUNS.get(name, [])]:
+            rc = rc or subprocess.call([sys.executable, str(HERE / f"{name}.py"), *quick, *extra],
+                                       cwd=HERE)
         print(f"== {name}: {'ok' if rc == 0 else f'FAILED ({rc})'} in "
               f"{time.perf_counter() - t:.0f} s", flush=True)
         if rc:

@@ -60,7 +60,7 @@ def main() -> None:
     seeds = list(range(args.seeds if args.seeds is not None else 2 if args.quick else 20))
     run = Run(args.name, args.quick)
     log(f"cells {args.cells}, units {units}, seeds {seeds[0]}..{seeds[-1]}")
-    runs = []
+    runs: list[dict] = []
     for cell in args.cells:
         for u in units:
             for s in seeds:
@@ -69,12 +69,22 @@ def main() -> None:
                 log(f"{cell} units {u} seed {s}: "
                     + (f"proven at {r['certified_at']}" if r["proven"] else "not proven")
                     + f" ({r['restarts']} restarts, {r['seconds']:.1f}s)")
+                report(run, runs, args.cells, units, seeds, complete=False)
+    report(run, runs, args.cells, units, seeds, complete=True)
+
+
+def report(run: Run, runs: list[dict], cells: list[str], units: list[int], seeds: list[int],
+           complete: bool) -> None:
+    """Summarise the runs so far and write them (after every run, so a stopped sweep keeps
+    what it measured; ``complete`` says whether every cell, width and seed was run)."""
     summ: dict = {}
     rows = []
-    for cell in args.cells:
+    for cell in cells:
         summ[cell] = {"by_units": {}, "smallest_proven": None}
         for u in units:
             rs = [r for r in runs if r["cell"] == cell and r["units"] == u]
+            if not rs:
+                continue
             ok = [r for r in rs if r["proven"]]
             s = {"runs": len(rs), "proven": len(ok), "params": rs[0]["params"],
                  "seconds": summary([r["seconds"] for r in rs]),
@@ -82,7 +92,8 @@ def main() -> None:
                  "boxes": summary([r["boxes"] for r in ok]) if ok else None,
                  "unproven_seeds": [r["seed"] for r in rs if not r["proven"]]}
             summ[cell]["by_units"][str(u)] = s
-            if ok and summ[cell]["smallest_proven"] is None:
+            best = summ[cell]["smallest_proven"]
+            if ok and (best is None or u < best["units"]):
                 summ[cell]["smallest_proven"] = {"units": u, "params": s["params"]}
             rows.append([cell, u, s["params"], f"{len(ok)}/{len(rs)}",
                          f"{statistics.median(r['seconds'] for r in rs):.1f}",
@@ -93,10 +104,10 @@ def main() -> None:
     table += ("\nThe `small` recipe (stop at the first certificate of `verify`; restarts; "
               "at most 6 attempts and 4,000 steps) with only the width and cell changed; "
               f"seeds {seeds[0]} .. {seeds[-1]}. Seconds: the whole run, every `verify` "
-              "call included.\n")
-    run.write({"cells": args.cells, "units": units, "seeds": seeds, "recipe": "small",
-               "runs": runs, "summary": summ}, table)
-
+              "call included." + ("" if complete else " Incomplete: the sweep was stopped.")
+              + "\n")
+    run.write({"cells": cells, "units": units, "seeds": seeds, "recipe": "small",
+               "complete": complete, "runs": runs, "summary": summ}, table)
 
 if __name__ == "__main__":
     main()
