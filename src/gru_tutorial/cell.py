@@ -11,9 +11,11 @@ With input ``x_t`` (a row vector) and previous state ``h``::
     h_new   = (1 - z) * h + z * h_tilde                 # new state     (eq. gru-state)
 
 ``*`` is the elementwise (Hadamard) product. This is the "reset before"
-variant of Cho et al. (2014, v3), which Keras calls ``reset_after=False``;
-Keras writes the last line as ``z * h + (1 - z) * h_tilde``, so its update gate
-is ours negated (see :func:`from_keras_gru`).
+variant of Cho et al. (2014, v3), which Keras calls ``reset_after=False``.
+Keras writes the last line as ``z * h + (1 - z) * h_tilde``: its update gate is
+our ``1 - z``, a difference of notation. Since ``1 - sigmoid(a) = sigmoid(-a)``,
+copying Keras's weights negates the update gate's kernel, recurrent kernel and
+bias (see :func:`copy_keras_gru_weights`).
 """
 
 from __future__ import annotations
@@ -502,9 +504,10 @@ def copy_keras_gru_weights(layer: keras.layers.GRU, cell: GRUCell) -> None:
     """Copy the weights of a Keras ``GRU(reset_after=False)`` into ``cell``.
 
     Keras computes ``h = z * h_prev + (1 - z) * h_tilde``; our equation is
-    ``h = (1 - z) * h_prev + z * h_tilde``. Since ``1 - sigmoid(a) = sigmoid(-a)``,
-    Keras's update gate equals ours when its kernel, recurrent kernel and bias
-    for ``z`` are negated. Keras stores the gates side by side in the order z, r, h.
+    ``h = (1 - z) * h_prev + z * h_tilde``: Keras's update gate is our ``1 - z``.
+    Since ``1 - sigmoid(a) = sigmoid(-a)``, our ``z`` is Keras's gate computed with
+    its kernel, recurrent kernel and bias for ``z`` negated, which is what this copies.
+    Keras stores the gates side by side in the order z, r, h.
 
     Parameters
     ----------
