@@ -133,7 +133,7 @@ def test_bundled_model_is_reproducible(pretrained, small_seed0):
     assert info["converged"] is True
     small = RECIPES["small"]
     assert config["model"] == {"units": small.units, "dtype": small.dtype, "init": small.init,
-                               "cell": small.cell}
+                               "cell": small.cell, "readout": small.readout}
     assert pretrained.info == info
     result = small_seed0  # train(info["recipe"], seed=info["seed"])
     assert result.converged and result.exact_accuracy == 1.0
