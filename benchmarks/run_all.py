@@ -19,7 +19,7 @@ BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablatio
               "why_gates", "proof_stop", "inference", "train_speed",
               "notebooks"]
 EXTRA_RUNS = {  # further runs of a benchmark, with their own results files
-    "size_sweep": [["--cells", "rnn", "gru-noreset", "lstm", "--units", "16", "3", "2",
+    "size_sweep": [["--cells", "rnn", "gru-noreset", "lstm", "--units", "3", "2",
                     "--seeds", "10", "--name", "size_sweep_cells"]],
     "proof_stop": [["--ablation"]],
 }

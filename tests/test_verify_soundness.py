@@ -233,6 +233,48 @@ def test_midpoint_radius_products_hold_the_exact_product():
                 assert abs(exact - Fraction(float(mid))) <= Fraction(float(rad))
 
 
+def _off_by(value: float, rel: float, sign: int) -> float:
+    """The float farthest from ``value`` in direction ``sign`` within relative error ``rel``."""
+    from fractions import Fraction
+
+    out = value
+    while True:
+        nxt = float(np.nextafter(out, sign * np.inf))
+        if abs(Fraction(nxt) - Fraction(value)) > Fraction(rel) * abs(Fraction(value)):
+            return out
+        out = nxt
+
+
+def test_the_sigmoid_enclosure_holds_for_an_exp_at_the_assumed_error():
+    # the assumption allows exp to be 4 ulps (8 u) off; the sigmoid built on it then
+    # needs 10 u and a bit, which the enclosure must allow
+    mp.dps = 40
+    u = 2.0 ** -53
+    x = np.linspace(-36, 36, 301)
+    for sign in (-1, 1):
+        for v in x:
+            e = _off_by(float(mp.exp(-mpf(float(v)))), 8 * u, sign)  # exp(-v), 8 u off
+            s = 1.0 / (1.0 + e)
+            rel = V._FUNCTION_REL["sigmoid"]
+            exact = 1 / (1 + mp.exp(-mpf(float(v))))
+            assert mpf(s) - rel * abs(mpf(s)) <= exact <= mpf(s) + rel * abs(mpf(s)), v
+
+
+def test_derivative_bounds_hold_where_one_minus_t_squared_cancels():
+    from fractions import Fraction
+
+    t = 1.0 - np.array([2.0 ** -k for k in range(1, 52)])  # tanh values near 1
+    t = np.concatenate([t, -t, np.linspace(-1, 1, 101)])
+    low, high = V._bell(t, t, 0.0, lambda v: 1 - v * v)
+    s = np.linspace(0, 1, 101)
+    slow, shigh = V._bell(s, s, 0.5, lambda v: v * (1 - v))
+    for vals, lo, hi, f in ((t, low, high, lambda q: 1 - q * q), (s, slow, shigh,
+                                                                    lambda q: q * (1 - q))):
+        for v, a, b in zip(vals, lo, hi, strict=True):
+            exact = f(Fraction(float(v)))
+            assert Fraction(float(a)) <= exact <= Fraction(float(b)), v
+
+
 # -- underflow ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("power", [130, 140, 148])

@@ -26,24 +26,24 @@ checks these three conditions and nothing else; :func:`find_certificate` only
 proposes boxes (from simulated states, then grown until they are closed), so a
 wrong proposal cannot make a wrong model pass.
 
-What is proven. Images are enclosed with interval arithmetic on the model's
-weights (float32 weights are exact in float64): the naive interval extension of
-the step intersected with the mean-value form ``F(m) + J(B)(B - m)``. Every
-float64 operation of the enclosure is widened by a bound on its rounding error,
-assuming NumPy's float64 ``exp`` and ``tanh`` are within ``8 * 2**-53`` relative
-error (4 ulps; glibc documents 1 and 2, and NumPy's SIMD versions stay within
-that). The slack of condition 2 bounds the error of running the
-model in its own dtype: ``gamma_n`` bounds on every dot product (any summation
-order, with or without fused multiply-add) and an assumed accuracy of the
-dtype's ``sigmoid`` and ``tanh`` (:data:`FUNCTION_ERROR`, which the chapter
-measures), plus an absolute term for results below the dtype's smallest normal
-number, which CPUs may flush to zero (TensorFlow's kernels do). Matrix products
-must be true float32 products, as on CPUs (GPUs that use TF32 for float32 matrix
-products break that bound). So a certificate proves that the model, run step by
-step in its dtype or in any finer arithmetic (:func:`covers` names the engines),
-predicts every bit of every sum, given those two accuracy assumptions; the tests
-measure the functions of every engine against :data:`FUNCTION_ERROR` and check
-certificates again with an independent interval checker.
+What is proven. Images are enclosed with interval arithmetic on the model's weights
+(float32 weights are exact in float64): the naive interval extension of the step
+intersected with the mean-value form ``F(m) + J(B)(B - m)``. Every float64 operation of
+the enclosure is widened by a bound on its rounding error, assuming NumPy's float64
+``exp`` and ``tanh`` are within ``8 * 2**-53`` relative error (4 ulps; glibc documents 1
+and 2, and NumPy's SIMD versions stay within that); the sigmoid ``1 / (1 + exp(-x))`` is
+then within ``11 * 2**-53``. The slack of condition 2 bounds the error of running the
+model in its own dtype: ``gamma_n`` bounds on every dot product (any summation order,
+with or without fused multiply-add) and an assumed accuracy of the dtype's ``sigmoid``
+and ``tanh`` (:data:`FUNCTION_ERROR`, which the chapter measures), plus an absolute term
+for results below the dtype's smallest normal number, which CPUs may flush to zero
+(TensorFlow's kernels do). Matrix products must be true float32 products, as on CPUs
+(GPUs that use TF32 for float32 matrix products break that bound). So a certificate
+proves that the model, run step by step in its dtype or in any finer arithmetic
+(:func:`covers` names the engines), predicts every bit of every sum, given those two
+accuracy assumptions; the tests measure the functions of every engine against
+:data:`FUNCTION_ERROR` and check certificates again with an independent interval
+checker.
 """
 
 from __future__ import annotations
@@ -278,12 +278,19 @@ def _input_term(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> tuple[np.ndarray
     return x @ W + b, np.abs(x) @ np.abs(W) + np.abs(b)
 
 
+# Relative error of the float64 functions, given exp and tanh within 8 u (u = 2^-53): tanh is
+# one call; the sigmoid 1 / (1 + exp(-x)) adds two roundings to exp's error, (1 + 8u)(1 + u)^2
+# - 1 < 10.1 u (the sum 1 + e passes on e's relative error at most, since e > 0).
+_FUNCTION_REL = {"tanh": 8 * _U64, "sigmoid": 11 * _U64}
+
+
 def _monotone(f, lo: np.ndarray, hi: np.ndarray, floor: float, ceil: float
               ) -> tuple[np.ndarray, np.ndarray]:
     """Enclosure of an increasing function ``f`` (values in [floor, ceil]) on ``[lo, hi]``."""
+    rel = _FUNCTION_REL["sigmoid" if f is _sigmoid else "tanh"]
     flo, fhi = f(lo), f(hi)
-    flo = np.maximum(floor, flo - 8 * _U64 * np.abs(flo) - _TINY)
-    fhi = np.minimum(ceil, fhi + 8 * _U64 * np.abs(fhi) + _TINY)
+    flo = np.maximum(floor, flo - rel * np.abs(flo) - _TINY)
+    fhi = np.minimum(ceil, fhi + rel * np.abs(fhi) + _TINY)
     return flo, fhi
 
 
@@ -296,13 +303,15 @@ def _product(al, ah, bl, bh) -> tuple[np.ndarray, np.ndarray]:
 def _bell(sl, sh, peak_at, f):
     """Range of a function of s that increases to a peak at ``peak_at`` then decreases.
 
-    Used for sigmoid' = s (1 - s) (peak at s = 1/2) and tanh' = 1 - t^2 (peak at 0).
+    Used for sigmoid' = s (1 - s) (peak at s = 1/2) and tanh' = 1 - t^2 (peak at 0), at
+    end points ``s`` that are floats in [-1, 1]. Each takes two roundings of values at most 1,
+    so its absolute error is below 2 u: an absolute widening (a relative one would fail for
+    1 - t^2 near t = 1, where the subtraction cancels).
     """
     a, b = f(sl), f(sh)
     top = np.where((sl <= peak_at) & (sh >= peak_at), f(np.float64(peak_at)), np.maximum(a, b))
     low = np.minimum(a, b)
-    return (np.maximum(0.0, low - 8 * _U64 * np.abs(low) - _TINY),
-            top + 8 * _U64 * np.abs(top) + _TINY)
+    return np.maximum(0.0, low - 4 * _U64 - _TINY), top + 4 * _U64 + _TINY
 
 
 def _pieces(w: AdderWeights, lo, hi, x):
