@@ -351,16 +351,17 @@ def hand_built_weights(sharpness: float = 20.0, sum_gain: float = 1.0,
     Unit 0 holds the carry as about ``-1`` (no carry) or ``+1`` (carry); unit 1
     holds the column total ``a + b + carry_in`` (0 to 3) on a smooth scale. Both
     gates are held open (``z = r = sigmoid(saturation)``, about 1), so each step
-    the state becomes the candidate::
+    the state becomes the candidate. Writing ``h[0]``, ``h[1]`` for the two units of
+    the previous state (``h[0] = 0`` before the first step)::
 
-        h_tilde_0 = tanh(sharpness * (a + b + h_0 / 2 - 5/4))   carry out
-        h_tilde_1 = tanh(sum_gain  * (a + b + h_0 / 2 - 5/4))   total, smoothly
+        h_tilde[0] = tanh(sharpness * (a + b + h[0] / 2 - 5/4))   carry out
+        h_tilde[1] = tanh(sum_gain  * (a + b + h[0] / 2 - 5/4))   total, smoothly
 
-    ``a + b + h_0/2 - 5/4`` is ``total - 7/4`` both with a carry in (``h_0 = +1``,
-    total ``a + b + 1``) and without (``h_0 = -1``, total ``a + b``), and
-    ``a + b - 5/4`` at the start (``h_0 = 0``): in each case the carry out
-    (total >= 2) is where it is positive, with a margin of 1/4.
-    The readout ``h_1 - tanh(sum_gain) h_0`` is positive exactly for odd totals.
+    ``a + b + h[0]/2 - 5/4`` is ``total - 7/4`` both with a carry in (``h[0] = +1``,
+    total ``a + b + 1``) and without (``h[0] = -1``, total ``a + b``), and
+    ``total - 5/4`` at the start (``h[0] = 0``, total ``a + b``): in each case the
+    carry out (total >= 2) is where it is positive, with a margin of at least 1/4.
+    The readout ``h[1] - tanh(sum_gain) h[0]`` is positive exactly for odd totals.
 
     Parameters
     ----------
