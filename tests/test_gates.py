@@ -195,7 +195,7 @@ def test_conventions_table_matches_real_layers():
     assert all(c.biases_per_gate in (0, 1, 2) for c in GRU_CONVENTIONS)
     keras_false = by_name["Keras GRU(reset_after=False)"]
     keras_true = by_name["Keras GRU(reset_after=True), the default"]
-    book = by_name["This book (Chung et al. 2014)"]
+    book = by_name["This book (Chung et al. 2014 + biases)"]
     assert gru_parameter_count(16, 2, keras_false.biases_per_gate) == keras_gru_params(False)
     assert gru_parameter_count(16, 2, keras_true.biases_per_gate) == keras_gru_params(True)
     assert gru_parameter_count(16, 2, book.biases_per_gate) == GRUCell(16, 2).count_params()

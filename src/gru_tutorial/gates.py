@@ -184,7 +184,7 @@ _Z_KEEPS_H, _AFTER = "z*h + (1-z)*h~", "after U_h"  # the most common entries
 GRU_CONVENTIONS: tuple[GRUConvention, ...] = tuple(GRUConvention(*row) for row in (
     ("Cho et al. 2014 (arXiv v1)", _Z_KEEPS_H, _AFTER, "none written", 0, "cho2014"),
     ("Cho et al. 2014 (arXiv v3)", _Z_KEEPS_H, "before U_h", "none written", 0, "cho2014"),
-    ("This book (Chung et al. 2014)", "(1-z)*h + z*h~", "before U_h", "b_z, b_r, b_h", 1,
+    ("This book (Chung et al. 2014 + biases)", "(1-z)*h + z*h~", "before U_h", "b_z, b_r, b_h", 1,
      "chung2014"),
     ("Keras GRU(reset_after=False)", _Z_KEEPS_H, "before U_h", "one per gate", 1, "kerasgru"),
     ("Keras GRU(reset_after=True), the default", _Z_KEEPS_H, _AFTER,
@@ -192,7 +192,11 @@ GRU_CONVENTIONS: tuple[GRUConvention, ...] = tuple(GRUConvention(*row) for row i
     ("cuDNN", _Z_KEEPS_H, _AFTER, "b_W and b_R, per gate", 2, "cudnn"),
     ("PyTorch nn.GRU (n_t)", "(1-z)*n + z*h", _AFTER, "b_i and b_h, per gate", 2, "pytorchgru"),
 ))
-"""The GRU formulations of the chapter's conventions table."""
+"""The GRU formulations of the chapter's conventions table.
+
+Chung et al. (2014) write the GRU without biases; the book's row is their equations with one
+bias vector per gate.
+"""
 
 
 def gru_parameter_count(units: int, input_dim: int, biases_per_gate: int) -> int:
