@@ -27,12 +27,11 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from .cell import GRUCell
+from .cells import LSTMCell
+
 __all__ = ["step_jacobian", "visited_states", "contraction_penalty", "history_nodes",
            "spread_penalty"]
-
-
-def _is_lstm(cell) -> bool:
-    return hasattr(cell, "W_f")
 
 
 def _flat(state) -> tf.Tensor:
@@ -46,11 +45,11 @@ def step_jacobian(cell, x: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
     side by side. The GRU's comes from its equations (below); the other cells'
     from automatic differentiation of their ``step``.
     """
-    if type(cell).__name__ == "GRUCell":
+    if type(cell) is GRUCell:  # not a subclass: the formula is this cell's
         return _gru_jacobian(cell, x, h)
     with tf.GradientTape() as tape:
         tape.watch(h)
-        state = tuple(tf.split(h, 2, axis=-1)) if _is_lstm(cell) else h
+        state = tuple(tf.split(h, 2, axis=-1)) if isinstance(cell, LSTMCell) else h
         new = _flat(cell.step(x, state))
     return tape.batch_jacobian(new, h)
 
@@ -60,7 +59,7 @@ def visited_states(cell, x: tf.Tensor) -> tf.Tensor:
 
     The hidden states, or for the LSTM ``(h, c)`` side by side.
     """
-    if not _is_lstm(cell):
+    if not isinstance(cell, LSTMCell):
         return cell(x)
     h, c = tf.scan(lambda s, x_t: cell.step(x_t, s), tf.transpose(x, [1, 0, 2]),
                    initializer=cell.initial_state(tf.shape(x)[0]))
