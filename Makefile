@@ -58,7 +58,7 @@ fp-check: $(STAMP)  ## re-run the notebooks on other floating-point paths; diff 
 lab: $(STAMP)  ## open JupyterLab on book/ in the project's environment
 	$(BIN)/jupyter lab book/
 
-bench: $(STAMP)  ## run the benchmarks (minutes), write benchmarks/results/
+bench: book  ## build the site, run the benchmarks (minutes), write benchmarks/results/
 	$(BIN)/python benchmarks/run_all.py
 
 # The bundled model is exactly what this produces; tests/test_train.py checks it.

@@ -3,7 +3,8 @@
 Usage: ``python benchmarks/run_all.py [--quick] [--only NAME ...]`` (``make bench``).
 Results go to ``benchmarks/results/<name>.json`` and ``.md``; with ``--quick``,
 tiny settings and ``benchmarks/results/quick/``. ``notebooks`` executes every chapter
-in ``book/``, one after another: run it on a quiet machine.
+in ``book/``, one after another: run it on a quiet machine. ``train_page`` needs the built
+site (``make bench`` builds it first) and Chromium.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["long_inference", "step_speed", "scaling", "convergence", "ablation", "size_sweep",
-              "why_gates", "proof_stop", "inference", "train_speed",
+              "why_gates", "proof_stop", "inference", "train_speed", "train_page",
               "notebooks"]
 EXTRA_RUNS = {  # further runs of a benchmark, with their own results files
     "size_sweep": [["--cells", "rnn", "gru-noreset", "lstm", "--units", "3", "2",

@@ -174,3 +174,84 @@ def test_web_imports_neither_tensorflow_nor_keras(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "HEAVY []" in proc.stderr
     assert (tmp_path / "w.js").read_text(encoding="utf-8") == web.adder_js()
+
+
+# ----------------------------------------------------------------------------- the page's download
+
+
+def write_json(path, data) -> str:
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+def test_a_weights_file_of_the_page_loads_as_the_same_network(tmp_path, bundled, exported):
+    """The layout the page "Train it" downloads (export_adder's) loads back exactly."""
+    loaded = adder.load(write_json(tmp_path / "w.json", exported))
+    kind = (loaded.cell, loaded.units, loaded.dtype, loaded.readout)
+    assert kind == ("gru", 3, "float32", "logit")
+    for name in web.WEIGHT_NAMES:
+        np.testing.assert_array_equal(np.ravel(getattr(loaded, name)),
+                                      np.ravel(getattr(bundled, name)))
+    assert loaded.info["seed"] == exported["source"]["seed"]
+
+
+def test_the_command_line_takes_a_weights_file(tmp_path, exported):
+    path = write_json(tmp_path / "gru-adder-seed0.json", exported)
+    a, b = 2**200 - 1, 1
+    command = [sys.executable, "-m", "gru_tutorial", "add", str(a), str(b), "--model", path]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == str(a + b)
+
+
+def _edited(exported, **changes):
+    data = json.loads(json.dumps(exported))
+    for key, value in changes.items():
+        if key.startswith("w_"):
+            data["weights"][key[2:]] = value
+        else:
+            data[key] = value
+    return data
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"format_version": 2}, "format_version must be 1"),
+    ({"cell": "lstm"}, "cell must be 'gru'"),
+    ({"dtype": "float64"}, "dtype must be 'float32'"),
+    ({"units": 0}, "units must be an integer from 1"),
+    ({"units": True}, "units must be an integer"),
+    ({"units": 4}, "weight W_z must be numbers of shape (2, 4)"),
+    ({"w_W_z": [[1.0, 2.0, 3.0]]}, "weight W_z must be numbers of shape (2, 3)"),
+    ({"w_U_h": "none"}, "weight U_h must be a list"),
+    ({"w_b_r": [0.0, "x", 0.0]}, "weight b_r must hold numbers only"),
+    ({"w_b_r": [0.0, True, 0.0]}, "weight b_r must be numbers"),
+    ({"w_c": [0.1]}, "is not a float32 number"),
+    ({"w_V": [[1.0], [float("nan")], [0.0]]}, "NaN or infinite"),
+    ({"source": "me"}, "source must be a JSON object"),
+])
+def test_a_bad_weights_file_says_what_is_wrong(tmp_path, exported, changes, message):
+    (tmp_path / "w.json").write_text(json.dumps(_edited(exported, **changes)))
+    with pytest.raises(ModelFileError) as info:
+        adder.load(tmp_path / "w.json")
+    assert message in str(info.value) and "w.json" in str(info.value)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("{not json", "is not JSON"),
+    ("[1, 2]", "no 'weights'"),
+    ('{"weights": {}}', "format_version must be 1"),
+])
+def test_a_file_that_is_not_a_weights_file(tmp_path, text, message):
+    (tmp_path / "w.json").write_text(text)
+    with pytest.raises(ModelFileError) as info:
+        adder.load(tmp_path / "w.json")
+    assert message in str(info.value)
+
+
+def test_missing_or_extra_weights_are_named(tmp_path, exported):
+    data = _edited(exported)
+    del data["weights"]["U_r"]
+    data["weights"]["extra"] = [1.0]
+    (tmp_path / "w.json").write_text(json.dumps(data))
+    with pytest.raises(ModelFileError, match="weights must be exactly"):
+        adder.load(tmp_path / "w.json")

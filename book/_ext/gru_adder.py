@@ -5,14 +5,22 @@ folder from the model bundled with the package (:func:`gru_tutorial.web.write_ad
 no TensorFlow involved), before Sphinx copies the static files and writes the pages,
 so the weights in the site are always those of the package and never stored in the
 source tree. Pages whose body holds the widget (an element with ``id="adder-widget"``)
-get the weights and the page's own script and style sheet (``book/_static/gru-adder.js``
-and ``gru-adder.css``, on ``html_static_path``); other pages get nothing.
+get the weights and the page's own scripts and style sheet (``book/_static/gru-net32.js``,
+``gru-adder.js`` and ``gru-adder.css``, on ``html_static_path``); pages with the trainer
+(``id="train-widget"``, the page "Train it") get its scripts and style sheet too
+(``gru-train-core.js``, ``gru-train.js``, ``gru-train.css``; the worker
+``gru-train-worker.js`` is loaded by the script), and their ``<span class="train-bench"
+data-key="...">`` elements are filled from ``benchmarks/results/train_page.json``, so the
+page's measured numbers are never typed by hand. Other pages get nothing.
 
 Enabled in ``_config.yml`` under ``sphinx: local_extensions``.
 """
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from pathlib import Path
 
 from sphinx.application import Sphinx
@@ -22,8 +30,13 @@ from sphinx.util import logging
 logger = logging.getLogger(__name__)
 
 MARKER = 'id="adder-widget"'
-SCRIPT = "gru-adder.js"
+SCRIPTS = ("gru-net32.js", "gru-adder.js")
 STYLE = "gru-adder.css"
+TRAIN_MARKER = 'id="train-widget"'
+TRAIN_SCRIPTS = ("gru-train-core.js", "gru-train.js")
+TRAIN_STYLE = "gru-train.css"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "train_page.json"
+BENCH_SPAN = re.compile(r'(<span class="train-bench" data-key="([a-z_0-9]+)">)[^<]*(</span>)')
 
 
 def write_weights(app: Sphinx) -> None:
@@ -40,15 +53,44 @@ def write_weights(app: Sphinx) -> None:
     logger.info("gru_adder: wrote %s", target)
 
 
+def bench_values(path: Path = BENCH) -> dict[str, str]:
+    """The numbers the page "Train it" quotes, as text, from the benchmark's JSON."""
+    try:
+        data = json.loads(path.read_text())
+        return {key: str(value) for key, value in data["page_text"].items()}
+    except (OSError, ValueError, KeyError, AttributeError) as exc:
+        raise ExtensionError(f"gru_adder: cannot read the page's numbers from {path} ({exc}); "
+                             "run benchmarks/train_page.py") from exc
+
+
+def fill_bench(body: str, values: dict[str, str], pagename: str) -> str:
+    """``body`` with every ``train-bench`` span holding its number; unknown keys fail the build."""
+    def fill(match: re.Match) -> str:
+        key = match.group(2)
+        if key not in values:
+            raise ExtensionError(f"gru_adder: {pagename} quotes train_page.json's {key!r}, "
+                                 f"which it does not hold (it has {sorted(values)})")
+        return match.group(1) + html.escape(values[key]) + match.group(3)
+
+    return BENCH_SPAN.sub(fill, body)
+
+
 def add_assets(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
-    """Load the weights, the script and the style sheet on pages that hold the widget."""
-    if MARKER not in context.get("body", ""):
+    """Load the weights, the scripts and the style sheets on pages that hold the widgets."""
+    body = context.get("body", "")
+    if MARKER not in body and TRAIN_MARKER not in body:
         return
     from gru_tutorial.web import JS_NAME
 
     app.add_js_file(JS_NAME)  # a plain <script src>: it works from file:// too, unlike fetch()
-    app.add_js_file(SCRIPT, defer="defer")
+    app.add_js_file(SCRIPTS[0])  # the float32 network, before the scripts that use it
+    app.add_js_file(SCRIPTS[1], defer="defer")
     app.add_css_file(STYLE)
+    if TRAIN_MARKER in body:
+        app.add_js_file(TRAIN_SCRIPTS[0])
+        app.add_js_file(TRAIN_SCRIPTS[1], defer="defer")  # after gru-adder.js, which it uses
+        app.add_css_file(TRAIN_STYLE)
+        context["body"] = fill_bench(body, bench_values(), pagename)
 
 
 def setup(app: Sphinx) -> dict:

@@ -2,14 +2,7 @@
  *
  * The weights come from _static/gru-adder-weights.js, written on every build by
  * gru_tutorial.web (book/_ext/gru_adder.py), which sets window.GRU_ADDER. The forward pass
- * is the package's GRU (gru_tutorial.cell.GRUCell) in float32: every sum, product and
- * activation is rounded to float32 with Math.fround.
- *
- *   z_t = sigmoid(x_t W_z + h_{t-1} U_z + b_z)          update gate
- *   r_t = sigmoid(x_t W_r + h_{t-1} U_r + b_r)          reset gate
- *   c_t = tanh(x_t W_h + (r_t * h_{t-1}) U_h + b_h)     candidate
- *   h_t = (1 - z_t) * h_{t-1} + z_t * c_t               new state
- *   logit_t = h_t V + c,  sum bit t = (logit_t > 0)
+ * is the float32 GRU of gru-net32.js (window.GRUNet32), loaded before this script.
  *
  * x_t = (bit t of a, bit t of b), least significant bit first, for
  * max(bit length of a, bit length of b) + 1 steps (0 + 0 takes one step), as in
@@ -22,9 +15,8 @@
 (function () {
   "use strict";
 
-  const f = Math.fround;
+  const { prepare, forward } = window.GRUNet32;
   const MAX_DIGITS = 100000;
-  const FORMAT_VERSION = 1;
   const WINDOW_SIZES = [32, 64, 128, 256];
   const DEFAULT_WINDOW = 64;
   const NAMES = { a: "First number (a)", b: "Second number (b)" };
@@ -32,98 +24,6 @@
   // ------------------------------------------------------------------ the network
 
   let model = null; // {units, table: Float32Array(4 * 3u), Uzr, Uh, V, c, exported}
-
-  function toFloat32Matrix(rows, nrows, ncols, name) {
-    if (!Array.isArray(rows) || rows.length !== nrows) {
-      throw new Error(`weight ${name} should have ${nrows} rows`);
-    }
-    const out = new Float32Array(nrows * ncols);
-    rows.forEach((row, i) => {
-      if (!Array.isArray(row) || row.length !== ncols) {
-        throw new Error(`weight ${name} should have ${ncols} columns`);
-      }
-      row.forEach((v, j) => { out[i * ncols + j] = v; });
-    });
-    return out;
-  }
-
-  /** Prepare exported weights (the layout of gru_tutorial.web.export_adder) for the loop. */
-  function prepare(exported) {
-    if (!exported || exported.format_version !== FORMAT_VERSION) {
-      throw new Error(`expected weights of format_version ${FORMAT_VERSION}`);
-    }
-    if (exported.cell !== "gru") {
-      throw new Error(`this page runs the cell "gru", not "${exported.cell}"`);
-    }
-    const u = exported.units;
-    const w = exported.weights;
-    const m = { units: u, exported };
-    const W = {}, b = {};
-    for (const g of ["z", "r", "h"]) {
-      W[g] = toFloat32Matrix(w["W_" + g], 2, u, "W_" + g);
-      b[g] = toFloat32Matrix([w["b_" + g]], 1, u, "b_" + g);
-    }
-    // x W + b for the four input pairs (a, b), row 2a + b: [z | r | h], 3u values per row
-    m.table = new Float32Array(4 * 3 * u);
-    for (let k = 0; k < 4; k++) {
-      const x0 = k >> 1, x1 = k & 1;
-      ["z", "r", "h"].forEach((g, gi) => {
-        for (let j = 0; j < u; j++) {
-          const xw = f(f(x0 * W[g][j]) + f(x1 * W[g][u + j]));
-          m.table[k * 3 * u + gi * u + j] = f(xw + b[g][j]);
-        }
-      });
-    }
-    m.Uz = toFloat32Matrix(w.U_z, u, u, "U_z");
-    m.Ur = toFloat32Matrix(w.U_r, u, u, "U_r");
-    m.Uh = toFloat32Matrix(w.U_h, u, u, "U_h");
-    m.V = toFloat32Matrix(w.V, u, 1, "V");
-    m.c = f(toFloat32Matrix([w.c], 1, 1, "c")[0]);
-    return m;
-  }
-
-  function sigmoid(a) { return f(1 / (1 + Math.exp(-a))); }
-  function tanh(a) { return f(Math.tanh(a)); }
-
-  /** The forward pass over the input pair indices k[t] = 2 a_t + b_t. */
-  function forward(m, k) {
-    const u = m.units, T = k.length, table = m.table;
-    const Uz = m.Uz, Ur = m.Ur, Uh = m.Uh, V = m.V;
-    const Z = new Float32Array(T * u), R = new Float32Array(T * u), H = new Float32Array(T * u);
-    const logits = new Float32Array(T);
-    const h = new Float32Array(u), rh = new Float32Array(u), hz = new Float32Array(u);
-    const hr = new Float32Array(u), hh = new Float32Array(u);
-    for (let t = 0; t < T; t++) {
-      const row = k[t] * 3 * u;
-      for (let j = 0; j < u; j++) { hz[j] = 0; hr[j] = 0; hh[j] = 0; }
-      for (let i = 0; i < u; i++) {       // h U_z and h U_r, row by row
-        const hi = h[i];
-        for (let j = 0; j < u; j++) {
-          hz[j] = f(hz[j] + f(hi * Uz[i * u + j]));
-          hr[j] = f(hr[j] + f(hi * Ur[i * u + j]));
-        }
-      }
-      for (let j = 0; j < u; j++) {
-        Z[t * u + j] = sigmoid(f(table[row + j] + hz[j]));
-        R[t * u + j] = sigmoid(f(table[row + u + j] + hr[j]));
-        rh[j] = f(R[t * u + j] * h[j]);    // reset before U_h
-      }
-      for (let i = 0; i < u; i++) {
-        const ri = rh[i];
-        for (let j = 0; j < u; j++) hh[j] = f(hh[j] + f(ri * Uh[i * u + j]));
-      }
-      let logit = 0;
-      for (let j = 0; j < u; j++) {
-        const z = Z[t * u + j];
-        const candidate = tanh(f(table[row + 2 * u + j] + hh[j]));
-        h[j] = f(f(f(1 - z) * h[j]) + f(z * candidate));
-        H[t * u + j] = h[j];
-        logit = f(logit + f(h[j] * V[j]));
-      }
-      logits[t] = f(logit + m.c);
-    }
-    return { z: Z, r: R, h: H, logits };
-  }
 
   // ------------------------------------------------------------------ input and numbers
 
@@ -442,6 +342,15 @@
     el("adder-cell-value").textContent = target.getAttribute("title");
   }
 
+  /** The line "The model: ..." under the widget, from the weights' source. */
+  function describeModel() {
+    const src = model.exported.source || {};
+    const where = src.model === "trained in the page" ? "trained in this page" : "the bundled model";
+    el("adder-model").textContent = `${where}: ${model.units} units, trained with the ` +
+      `"${src.recipe}" recipe and seed ${src.seed} (held-out check passed after ` +
+      `${fmt(src.converged_at)} iterations, ${fmt(src.iterations)} in all)`;
+  }
+
   function setUp() {
     const widget = el("adder-widget");
     if (!widget) return;
@@ -461,10 +370,7 @@
       widget.dataset.state = "broken";
       return;
     }
-    const src = model.exported.source || {};
-    el("adder-model").textContent = `${model.units} units, trained with the ` +
-      `"${src.recipe}" recipe and seed ${src.seed} (stopping rule met after ` +
-      `${src.converged_at} iterations, ${src.iterations} in all)`;
+    describeModel();
     el("adder-form").addEventListener("submit", event => { event.preventDefault(); compute(); });
     el("adder-steps-first").addEventListener("click", () => moveTo(0));
     el("adder-steps-prev").addEventListener("click", () => moveTo(state.start - state.size));
@@ -496,6 +402,11 @@
   function load(exported) {
     const previous = model ? model.exported : null;
     model = prepare(exported);
+    const widget = el("adder-widget");
+    if (widget && widget.dataset.state !== "loading" && widget.dataset.state !== "broken") {
+      describeModel();
+      compute();
+    }
     return previous;
   }
 
@@ -507,7 +418,7 @@
   }
 
   window.gruAdder = {
-    run, check, load, compute, forward, MAX_DIGITS,
+    run, check, load, compute, forward, MAX_DIGITS, gateColour, stateColour, rgb,
     get model() { return model; },
     get result() { return state.result; },
   };

@@ -223,7 +223,8 @@ def read_config(directory: str | Path) -> dict:
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise ModelFileError(f"no model directory at {directory}")
+        raise ModelFileError(f"no model directory at {directory} (a model is a directory saved by "
+                             "gru-tutorial train, or a .json weights file of the page Train it)")
     path = directory / CONFIG_NAME
     if not path.is_file():
         raise ModelFileError(f"{path} is missing: not a saved gru_tutorial model")
@@ -273,10 +274,13 @@ def _read_arrays(path: Path, cell: str) -> dict[str, np.ndarray]:
 def load(directory: str | Path) -> AdderWeights:
     """A model saved by :func:`gru_tutorial.saving.save_model`: its weights, checked.
 
+    A file instead of a directory is read as the ``.json`` weights file that the
+    book's page "Train it" downloads (:func:`gru_tutorial.web.read_adder_json`).
+
     Parameters
     ----------
     directory : str or Path
-        The saved model's directory.
+        The saved model's directory, or a weights ``.json`` file of the page.
 
     Returns
     -------
@@ -291,6 +295,10 @@ def load(directory: str | Path) -> AdderWeights:
         the message names the file and the array.
     """
     directory = Path(directory)
+    if directory.is_file():
+        from .web import read_adder_json
+
+        return read_adder_json(directory)
     config = read_config(directory)
     model_cfg = config["model"]
     cell = model_cfg.get("cell", "gru")

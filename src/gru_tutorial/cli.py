@@ -218,8 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     # options shared by several commands, defined once
     model_opt = _Parser(add_help=False)
-    model_opt.add_argument("--model", metavar="DIR",
-                           help="saved model directory (default: the bundled model)")
+    model_opt.add_argument("--model", metavar="PATH",
+                           help="saved model directory, or a weights .json file downloaded "
+                                "from the book's page 'Train it' (default: the bundled model)")
     json_opt = _Parser(add_help=False)
     json_opt.add_argument("--json", action="store_true",
                           help="print one JSON object instead of text")

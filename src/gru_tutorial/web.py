@@ -1,9 +1,12 @@
 """The trained adder for the book's web page: its weights as a JavaScript file.
 
 The page "Try it" (``book/try_it.md``) adds two numbers with the network in the
-reader's browser: ``book/_static/gru-adder.js`` runs the four GRU equations in
+reader's browser: ``book/_static/gru-net32.js`` runs the four GRU equations in
 float32 (``Math.fround``), on weights that this module exports from a saved
-model. The book's Sphinx extension ``book/_ext/gru_adder.py`` calls
+model. The page "Train it" (``book/train_it.md``) trains a network in the browser
+and offers its weights for download in the same layout, a ``.json`` file that
+:func:`read_adder_json` reads back (``gru-tutorial add --model FILE.json``).
+The book's Sphinx extension ``book/_ext/gru_adder.py`` calls
 :func:`write_adder_js` on every build, so the site always carries the bundled
 model's weights and nobody copies numbers by hand.
 
@@ -25,10 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from .adder import AdderWeights, load, load_pretrained, weight_names
-from .checks import ArgumentError
+from .checks import MAX_UNITS, ArgumentError, ModelFileError
 
-__all__ = ["export_adder", "adder_js", "write_adder_js", "parse_adder_js", "WEB_FORMAT_VERSION",
-           "JS_GLOBAL", "JS_NAME", "WEIGHT_NAMES"]
+__all__ = ["export_adder", "adder_js", "write_adder_js", "parse_adder_js", "read_adder_json",
+           "WEB_FORMAT_VERSION", "JS_GLOBAL", "JS_NAME", "WEIGHT_NAMES"]
 
 WEB_FORMAT_VERSION = 1
 """Version of the exported layout; the page refuses weights of another version."""
@@ -191,3 +194,89 @@ def write_adder_js(path: str | Path, directory: str | Path | None = None) -> Pat
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
     return path
+
+
+_SOURCE_KEYS = (*_INFO_KEYS, "model", "restarts", "trained_in")
+
+
+def _array(value: object, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """A nested list of numbers of ``shape`` as float64, every value finite and a float32."""
+    if not isinstance(value, list):
+        raise ModelFileError(f"{where} must be a list of numbers, got {type(value).__name__}")
+    try:
+        array = np.array(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ModelFileError(f"{where} must hold numbers only, in rows of equal length") from None
+    if array.shape != shape or any(isinstance(v, bool) for v in np.ravel(np.array(value, object))):
+        raise ModelFileError(f"{where} must be numbers of shape {shape}, got shape {array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise ModelFileError(f"{where} holds NaN or infinite values; a model cannot compute "
+                             "with them")
+    rounded = array.astype(np.float32).astype(np.float64)
+    if not np.array_equal(rounded, array):
+        bad = tuple(int(i) for i in np.argwhere(rounded != array)[0])
+        raise ModelFileError(f"{where}{list(bad)} = {array[bad]!r} is not a float32 number; the "
+                             "page writes float32 weights exactly (round edited values with "
+                             "numpy.float32)")
+    return array
+
+
+def read_adder_json(path: str | Path) -> AdderWeights:
+    """The weights in a ``.json`` file of the page "Train it" (the layout of :func:`export_adder`).
+
+    The file is what the page's download button saves: ``format_version``, ``cell``
+    (``'gru'``), ``units``, ``dtype`` (``'float32'``), ``source`` (how it was trained)
+    and ``weights`` as nested lists. :func:`gru_tutorial.adder.load` calls this for a
+    file, so ``gru-tutorial add``, ``eval`` and ``verify`` take it as ``--model``.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file.
+
+    Returns
+    -------
+    AdderWeights
+        A float32 GRU with the logit readout; ``info`` holds the file's ``source``
+        (recipe, seed, converged_at, iterations, ...).
+
+    Raises
+    ------
+    ModelFileError
+        If the file cannot be read, is not JSON, or is not such a file: the message
+        names the key or weight that is wrong (a wrong format version, cell or dtype,
+        a missing or extra weight, a wrong shape, a value that is not finite or not a
+        float32 number).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"cannot read {path}: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ModelFileError(f"{path} is not JSON ({exc}); expected the weights file the page "
+                             "'Train it' downloads") from None
+    if not isinstance(data, dict) or "weights" not in data:
+        raise ModelFileError(f"{path} is not a weights file of the page 'Train it' (no 'weights'); "
+                             "a saved model is a directory with config.json")
+    expected = {"format_version": WEB_FORMAT_VERSION, "cell": "gru", "dtype": "float32"}
+    for key, value in expected.items():
+        if data.get(key) != value:
+            raise ModelFileError(f"{path}: {key} must be {value!r}, got {data.get(key)!r}")
+    units = data.get("units")
+    if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= MAX_UNITS:
+        raise ModelFileError(f"{path}: units must be an integer from 1 to {MAX_UNITS}, "
+                             f"got {units!r}")
+    weights = data["weights"]
+    if not isinstance(weights, dict) or set(weights) != set(WEIGHT_NAMES):
+        got = sorted(weights) if isinstance(weights, dict) else type(weights).__name__
+        raise ModelFileError(f"{path}: weights must be exactly {list(WEIGHT_NAMES)}, got {got}")
+    shapes = {"W": (2, units), "U": (units, units), "b": (units,), "V": (units, 1), "c": (1,)}
+    arrays = {name: _array(weights[name], shapes[name[0]], f"{path}: weight {name}")
+              for name in WEIGHT_NAMES}
+    arrays["V"], arrays["c"] = arrays["V"][:, 0], arrays["c"][0]
+    source = data.get("source") or {}
+    if not isinstance(source, dict):
+        raise ModelFileError(f"{path}: source must be a JSON object, got {type(source).__name__}")
+    info = {key: source[key] for key in _SOURCE_KEYS if key in source}
+    return AdderWeights("gru", arrays, dtype="float32", readout="logit", init="keras", info=info)

@@ -1,0 +1,335 @@
+/* The page "Train it" (book/train_it.md): train the small recipe's GRU in the browser.
+ *
+ * The training loop is GRUTrain.run (gru-train-core.js), in a Web Worker (gru-train-worker.js)
+ * so that the page stays responsive; where a worker cannot start (a page opened from disk), the
+ * same loop runs on the page itself, in slices. This file draws what the loop reports: the loss
+ * and accuracies (canvas #train-loss), the network's gates and state on a long carry chain
+ * (canvas #train-states), the status line (#train-status: data-state idle | training | exact |
+ * stopped | failed, data-iteration), and, once the held-out check passes, hands the weights to
+ * the adder on the page (window.gruAdder.load) and to the download button.
+ *
+ * For tests: window.gruTrain = {start(seed), stop(), get run() {...}}.
+ */
+(function () {
+  "use strict";
+
+  const WORKER_URL = (document.currentScript && document.currentScript.src || "")
+    .replace(/gru-train\.js(\?.*)?$/, "gru-train-worker.js");
+  const CHAIN_BITS = 40;
+  const el = id => document.getElementById(id);
+  const fmt = n => n.toLocaleString("en");
+
+  /** The current run: {seed, worker or local, history, restarts, states, exported, ...}. */
+  let run = null;
+  let drawPending = false;
+
+  // ------------------------------------------------------------------ status
+
+  function setStatus(state, text) {
+    const status = el("train-status");
+    status.dataset.state = state;
+    status.dataset.iteration = String(run ? run.iteration : 0);
+    status.textContent = text;
+    el("train-widget").dataset.state = state;
+    const busy = state === "training";
+    el("train-start").disabled = busy;
+    el("train-stop").disabled = !busy;
+    el("train-seed").disabled = busy;
+  }
+
+  function progressText() {
+    const h = run.history, n = h.iteration.length;
+    const last = n ? `loss ${h.loss[n - 1].toFixed(4)}, bit accuracy ${(100 * h.bitAccuracy[n - 1]).toFixed(1)}%, ` +
+      `exact sums ${(100 * h.exactAccuracy[n - 1]).toFixed(0)}% of the batch` : "starting";
+    return `Training seed ${run.seed}: iteration ${fmt(run.iteration)} (attempt ${run.attempt}), ` +
+      `${last}; held-out checks so far: ${run.checks}. ${run.seconds.toFixed(1)} s.`;
+  }
+
+  // ------------------------------------------------------------------ messages from the loop
+
+  function onMessage(msg) {
+    if (!run || msg.runId !== undefined && msg.runId !== run.id) return;
+    if (msg.type === "error") {
+      stopLoop();
+      setStatus("failed", `The run could not start: ${msg.message}`);
+      return;
+    }
+    run.iteration = msg.iteration;
+    run.attempt = msg.attempt;
+    run.checks = msg.checks;
+    run.seconds = msg.seconds;
+    if (msg.type === "progress") {
+      for (const key of Object.keys(run.history)) run.history[key].push(...msg.history[key]);
+      run.restartedAt.push(...msg.restartedAt);
+      run.states = msg.states;
+      setStatus("training", progressText());
+      scheduleDraw();
+    } else if (msg.type === "exact") {
+      stopLoop();
+      run.exported = msg.exported;
+      const restarts = msg.attempt > 1 ? ` after ${msg.attempt - 1} restart${msg.attempt > 2 ? "s" : ""}` : "";
+      setStatus("exact", `Exact: seed ${run.seed} passed the held-out check at iteration ` +
+        `${fmt(msg.iteration)}${restarts}, in ${msg.seconds.toFixed(1)} s. The adder below now runs ` +
+        "this network.");
+      el("train-download").disabled = false;
+      el("train-download-note").textContent = `gru-adder-seed${run.seed}.json`;
+      if (window.gruAdder) window.gruAdder.load(msg.exported);
+      draw();
+    } else if (msg.type === "failed") {
+      stopLoop();
+      setStatus("failed", `Failed: seed ${run.seed} did not pass the held-out check in ` +
+        `${fmt(msg.iteration)} iterations (${msg.attempt} attempts). Try another seed.`);
+      draw();
+    }
+  }
+
+  function stopLoop() {
+    if (!run) return;
+    if (run.worker) run.worker.terminate();
+    if (run.local) run.local.stop();
+    run.worker = run.local = null;
+  }
+
+  // ------------------------------------------------------------------ start and stop
+
+  let nextId = 1;
+
+  function start(seedText) {
+    const error = el("train-error");
+    let seed;
+    try {
+      seed = window.GRUTrain.checkSeed(seedText);
+    } catch (err) {
+      error.textContent = err.message;
+      el("train-seed").setAttribute("aria-invalid", "true");
+      return false;
+    }
+    error.textContent = "";
+    el("train-seed").removeAttribute("aria-invalid");
+    stopLoop();
+    run = {
+      id: nextId++, seed, iteration: 0, attempt: 1, checks: 0, seconds: 0, states: null,
+      history: { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [] }, restartedAt: [],
+      exported: null, worker: null, local: null, inWorker: false,
+    };
+    el("train-download").disabled = true;
+    el("train-download-note").textContent = "";
+    const id = run.id;
+    try {
+      const worker = new Worker(WORKER_URL);
+      worker.onmessage = event => onMessage({ ...event.data, runId: id });
+      worker.onerror = event => {
+        event.preventDefault();
+        onMessage({ type: "error", runId: id, message: event.message || "the worker failed" });
+      };
+      worker.postMessage({ type: "start", seed, slow: el("train-slow").checked });
+      run.worker = worker;
+      run.inWorker = true;
+    } catch (err) { // e.g. file:// pages may not start workers: train on the page itself
+      run.local = window.GRUTrain.run(seed, m => onMessage({ ...m, runId: id }),
+        { chainBits: CHAIN_BITS, slow: el("train-slow").checked });
+    }
+    setStatus("training", `Training seed ${seed}: starting.`);
+    draw();
+    return true;
+  }
+
+  function stop() {
+    if (!run || !(run.worker || run.local)) return;
+    stopLoop();
+    setStatus("stopped", `Stopped at iteration ${fmt(run.iteration)} (seed ${run.seed}). ` +
+      "Press Train to start again.");
+  }
+
+  function download() {
+    if (!run || !run.exported) return;
+    const blob = new Blob([JSON.stringify(run.exported, null, 1) + "\n"], { type: "application/json" });
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(blob);
+    a.download = `gru-adder-seed${run.seed}.json`;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  }
+
+  // ------------------------------------------------------------------ drawing
+
+  function scheduleDraw() {
+    if (drawPending) return;
+    drawPending = true;
+    requestAnimationFrame(() => { drawPending = false; draw(); });
+  }
+
+  /** A canvas sized to its box in CSS pixels, at the screen's pixel density. */
+  function context2d(canvas, height) {
+    const width = canvas.parentElement.clientWidth;
+    const ratio = window.devicePixelRatio || 1;
+    canvas.style.width = width + "px";
+    canvas.style.height = height + "px";
+    canvas.width = Math.round(width * ratio);
+    canvas.height = Math.round(height * ratio);
+    const ctx = canvas.getContext("2d");
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.font = "12px sans-serif";
+    const css = getComputedStyle(canvas);
+    return { ctx, width, height, ink: css.color || "#222" };
+  }
+
+  const COLOURS = { loss: "#333", bit: "#1565c0", exact: "#2e7d32", restart: "#c62828" };
+
+  function drawLoss() {
+    const canvas = el("train-loss");
+    const { ctx, width, height, ink } = context2d(canvas, 240);
+    const left = 48, right = 44, top = 26, bottom = 30;
+    const w = width - left - right, hgt = height - top - bottom;
+    const h = run ? run.history : { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [] };
+    const n = h.iteration.length;
+    const xmax = Math.max(100, Math.ceil((n ? h.iteration[n - 1] : 0) / 100) * 100);
+    const X = i => left + (w * i) / xmax;
+    const lmin = -4, lmax = 0; // loss on a log scale, 1e-4 to 1
+    const YL = v => top + hgt * (lmax - Math.min(lmax, Math.max(lmin, Math.log10(v)))) / (lmax - lmin);
+    const YA = v => top + hgt * (1 - v);
+    ctx.strokeStyle = ink; ctx.fillStyle = ink; ctx.lineWidth = 1;
+    ctx.strokeRect(left, top, w, hgt);
+    ctx.textAlign = "right"; ctx.textBaseline = "middle";
+    for (let e = lmin; e <= lmax; e++) {
+      ctx.fillText(e === 0 ? "1" : `1e${e}`, left - 4, YL(10 ** e));
+    }
+    ctx.textAlign = "left";
+    for (const v of [0, 0.5, 1]) ctx.fillText(`${v * 100}%`, left + w + 4, YA(v));
+    ctx.textAlign = "center"; ctx.textBaseline = "top";
+    for (let i = 0; i <= 4; i++) ctx.fillText(fmt(Math.round((xmax * i) / 4)), X((xmax * i) / 4), top + hgt + 4);
+    ctx.fillText("iteration", left + w / 2, top + hgt + 16);
+    ctx.save();
+    ctx.translate(12, top + hgt / 2); ctx.rotate(-Math.PI / 2);
+    ctx.textBaseline = "middle"; ctx.fillText("loss (log scale)", 0, 0);
+    ctx.restore();
+    // restarts: new weights
+    ctx.strokeStyle = COLOURS.restart; ctx.setLineDash([4, 3]);
+    for (const it of run ? run.restartedAt : []) {
+      ctx.beginPath(); ctx.moveTo(X(it), top); ctx.lineTo(X(it), top + hgt); ctx.stroke();
+    }
+    ctx.setLineDash([]);
+    const line = (values, Y, colour) => {
+      ctx.strokeStyle = colour; ctx.lineWidth = 1.5; ctx.beginPath();
+      for (let i = 0; i < n; i++) {
+        const x = X(h.iteration[i]), y = Y(values[i]);
+        if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+      }
+      ctx.stroke();
+    };
+    line(h.loss, YL, COLOURS.loss);
+    line(h.bitAccuracy, YA, COLOURS.bit);
+    line(h.exactAccuracy, YA, COLOURS.exact);
+    // legend, above the plot
+    const items = [["loss (left axis)", COLOURS.loss], ["bit accuracy", COLOURS.bit],
+      ["exact sums", COLOURS.exact], ["restart", COLOURS.restart]];
+    ctx.textAlign = "left"; ctx.textBaseline = "middle";
+    let x = left;
+    for (const [label, colour] of items) {
+      ctx.fillStyle = colour; ctx.fillRect(x, 9, 14, 3);
+      ctx.fillStyle = ink; ctx.fillText(label, x + 18, 10);
+      x += 26 + ctx.measureText(label).width;
+    }
+    canvas.setAttribute("aria-label", n
+      ? `Training curves of seed ${run.seed} up to iteration ${h.iteration[n - 1]}: loss ` +
+        `${h.loss[n - 1].toFixed(4)}, bit accuracy ${(100 * h.bitAccuracy[n - 1]).toFixed(1)}%, exact sums ` +
+        `${(100 * h.exactAccuracy[n - 1]).toFixed(0)}% of the batch.`
+      : "Training curves: empty until you press Train.");
+  }
+
+  function drawStates() {
+    const canvas = el("train-states");
+    const s = run && run.states;
+    const u = s ? s.units : 3, T = s ? s.T : CHAIN_BITS + 1;
+    const rowH = 14, rows = 3 * u + 2, head = 6, labelW = 34, foot = 18;
+    const { ctx, width, height, ink } = context2d(canvas, head + rows * rowH + 4 + foot);
+    const cw = (width - labelW) / T;
+    const adder = window.gruAdder;
+    const labels = [];
+    for (const [sym, values, colour] of [["z", s && s.z, adder.gateColour], ["r", s && s.r, adder.gateColour],
+      ["h", s && s.h, adder.stateColour]]) {
+      for (let j = 0; j < u; j++) labels.push([`${sym}${j + 1}`, values, colour, j]);
+    }
+    ctx.textBaseline = "middle"; ctx.textAlign = "right";
+    labels.forEach(([label, values, colour, j], row) => {
+      const y = head + row * rowH;
+      ctx.fillStyle = ink; ctx.fillText(label, labelW - 6, y + rowH / 2);
+      for (let t = 0; t < T; t++) {
+        ctx.fillStyle = values ? adder.rgb(colour(values[t * u + j])) : "#eee";
+        ctx.fillRect(labelW + t * cw, y, Math.ceil(cw), rowH - 1);
+      }
+    });
+    let wrong = 0;
+    const yb = head + 3 * u * rowH + 2;
+    for (const [row, label] of [[0, "net"], [1, "sum"]]) {
+      const y = yb + row * rowH;
+      ctx.fillStyle = ink; ctx.textAlign = "right"; ctx.fillText(label, labelW - 6, y + rowH / 2);
+      ctx.textAlign = "center";
+      for (let t = 0; t < T; t++) {
+        const bit = !s ? null : row === 0 ? (s.logits[t] > 0 ? 1 : 0) : s.y[t];
+        const bad = s && row === 0 && bit !== s.y[t];
+        wrong += bad ? 1 : 0;
+        ctx.fillStyle = bad ? "#c62828" : row === 0 ? "#f5f5f5" : "#fff";
+        ctx.fillRect(labelW + t * cw, y, Math.ceil(cw), rowH - 1);
+        if (bit !== null && cw >= 7) {
+          ctx.fillStyle = bad ? "#fff" : "#000";
+          ctx.fillText(String(bit), labelW + (t + 0.5) * cw, y + rowH / 2);
+        }
+      }
+    }
+    ctx.fillStyle = ink; ctx.textAlign = "left"; ctx.textBaseline = "top";
+    ctx.fillText("step 1", labelW, yb + 2 * rowH + 4);
+    ctx.textAlign = "right";
+    ctx.fillText(`step ${T}`, width, yb + 2 * rowH + 4);
+    const summary = !s ? "Gates and state on the carry chain: empty until you press Train."
+      : `Gates and state of the network on the carry chain at iteration ${run.iteration}: ` +
+        (wrong ? `${wrong} of ${T} sum bits wrong.` : `all ${T} sum bits right.`);
+    canvas.setAttribute("aria-label", summary);
+    el("train-states-summary").textContent = s ? (wrong
+      ? `At iteration ${fmt(run.iteration)}: ${wrong} of the ${T} bits of this sum are wrong (red).`
+      : `At iteration ${fmt(run.iteration)}: all ${T} bits of this sum are right.`) : "";
+  }
+
+  function draw() {
+    drawLoss();
+    drawStates();
+  }
+
+  // ------------------------------------------------------------------ set up
+
+  function setUp() {
+    if (!el("train-widget")) return;
+    if (!window.GRUTrain || !window.GRUNet32 || !window.gruAdder) {
+      el("train-error").textContent = "The training scripts did not load; this page cannot train.";
+      el("train-start").disabled = true;
+      return;
+    }
+    el("train-form").addEventListener("submit", event => {
+      event.preventDefault();
+      start(el("train-seed").value);
+    });
+    el("train-stop").addEventListener("click", stop);
+    el("train-download").addEventListener("click", download);
+    el("train-slow").addEventListener("change", event => {
+      if (run && run.worker) run.worker.postMessage({ type: "slow", slow: event.target.checked });
+      if (run && run.local) run.local.setSlow(event.target.checked);
+    });
+    let width = 0;
+    window.addEventListener("resize", () => {
+      const w = el("train-loss").parentElement.clientWidth;
+      if (w !== width) { width = w; scheduleDraw(); }
+    });
+    setStatus("idle", "Not started: choose a seed and press Train.");
+    draw();
+  }
+
+  window.gruTrain = {
+    start, stop,
+    get run() { return run; },
+  };
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", setUp);
+  else setUp();
+})();
