@@ -73,6 +73,12 @@
     };
   }
 
+  /** At most 40 characters of a text, with an ellipsis where it was cut. */
+  function shorten(s) {
+    const chars = Array.from(s);
+    return chars.length > 40 ? chars.slice(0, 40).join("") + "\u2026" : s;
+  }
+
   /** The seed field's value as a seed, or an Error whose message names the type and range. */
   function checkSeed(value) {
     const range = `a whole number from 0 to ${MAX_SEED.toLocaleString("en")}`;
@@ -84,11 +90,13 @@
     const s = value.trim();
     if (s === "") throw new RangeError(`The seed is empty: type ${range}, such as 0.`);
     if (!/^[0-9]+$/.test(s)) {
-      throw new RangeError(`The seed must be ${range} (digits only); got "${s.slice(0, 40)}".`);
+      throw new RangeError(`The seed must be ${range} (digits only); got "${shorten(s)}".`);
     }
-    const n = Number(s);
-    if (s.length > 10 || n > MAX_SEED) throw new RangeError(`The seed must be ${range}; got ${s.slice(0, 40)}.`);
-    return n;
+    const digits = s.replace(/^0+(?=[0-9])/, ""); // 007 is 7
+    if (digits.length > 10 || Number(digits) > MAX_SEED) {
+      throw new RangeError(`The seed must be ${range}; got ${shorten(s)}.`);
+    }
+    return Number(digits);
   }
 
   // ------------------------------------------------------------------ weights
@@ -474,7 +482,8 @@
    * a pause that lets the page (or the worker's message queue) run: the one loop of the worker
    * and of the page's fallback when a worker cannot start (pages opened from disk). Messages:
    * {type: "progress", iteration, attempt, checks, seconds, history: {iteration, loss,
-   * bitAccuracy, exactAccuracy}, restartedAt, states}, then one of {type: "exact", ...,
+   * bitAccuracy, exactAccuracy}, restartedAt, lastWrong (the sum that failed the slice's last
+   * failed check, or null), states}, then one of {type: "exact", ...,
    * exported} or {type: "failed", ...}. With slow, at most two steps per slice and a pause between
    * slices: slow motion for the reader. Returns {stop(), setSlow(value)}.
    */
@@ -487,6 +496,7 @@
       if (stopped) return;
       const history = { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [] };
       const restartedAt = [];
+      let lastWrong = null;
       const until = performance.now() + sliceMs;
       let steps = 0; // slow motion: SLOW_STEPS steps per slice, SLOW_PAUSE_MS apart
       while (trainer.state === "training" && performance.now() < until && !(slow && steps >= SLOW_STEPS)) {
@@ -494,11 +504,13 @@
         const e = trainer.step();
         for (const key of Object.keys(history)) history[key].push(e[key]);
         if (e.restarted) restartedAt.push(e.iteration);
+        if (e.checked && !e.passed) lastWrong = e.wrong;
       }
       const seconds = (performance.now() - start) / 1000;
       const common = { iteration: trainer.iteration, attempt: trainer.restarts + 1,
         checks: trainer.checks, seconds, seed: trainer.seed };
-      post({ type: "progress", ...common, history, restartedAt, states: trainer.carryStates(chainBits) });
+      post({ type: "progress", ...common, history, restartedAt, lastWrong,
+        states: trainer.carryStates(chainBits) });
       if (trainer.state === "exact") post({ type: "exact", ...common, exported: trainer.exported() });
       else if (trainer.state === "failed") post({ type: "failed", ...common });
       else timer = setTimeout(slice, slow ? SLOW_PAUSE_MS : 0);

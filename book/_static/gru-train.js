@@ -21,15 +21,22 @@
 
   /** The current run: {seed, worker or local, history, restarts, states, exported, ...}. */
   let run = null;
+  /** The last network that passed the check: the adder runs it and the button downloads it. */
+  let adderNet = null;
   let drawPending = false;
 
   // ------------------------------------------------------------------ status
 
+  /**
+   * The status line (a polite live region: its text changes with the state only, so a screen
+   * reader announces a start, an end or a stop, not every progress report) and its data-state and
+   * data-iteration, which follow every report.
+   */
   function setStatus(state, text) {
     const status = el("train-status");
-    status.dataset.state = state;
     status.dataset.iteration = String(run ? run.iteration : 0);
-    status.textContent = text;
+    if (status.dataset.state !== state || state !== "training") status.textContent = text;
+    status.dataset.state = state;
     el("train-widget").dataset.state = state;
     const busy = state === "training";
     el("train-start").disabled = busy;
@@ -41,8 +48,11 @@
     const h = run.history, n = h.iteration.length;
     const last = n ? `loss ${h.loss[n - 1].toFixed(4)}, bit accuracy ${(100 * h.bitAccuracy[n - 1]).toFixed(1)}%, ` +
       `exact sums ${(100 * h.exactAccuracy[n - 1]).toFixed(0)}% of the batch` : "starting";
-    return `Training seed ${run.seed}: iteration ${fmt(run.iteration)} (attempt ${run.attempt}), ` +
-      `${last}; held-out checks so far: ${run.checks}. ${run.seconds.toFixed(1)} s.`;
+    const sets = { adversarial: "one of the adversarial sums" };
+    const wrong = run.lastWrong
+      ? ` The last check failed on ${sets[run.lastWrong.set] || `a ${run.lastWrong.set}-bit sum`}.` : "";
+    return `Iteration ${fmt(run.iteration)} (attempt ${run.attempt}): ${last}. ` +
+      `Held-out checks so far: ${run.checks}.${wrong} ${run.seconds.toFixed(1)} s.`;
   }
 
   // ------------------------------------------------------------------ messages from the loop
@@ -61,8 +71,10 @@
     if (msg.type === "progress") {
       for (const key of Object.keys(run.history)) run.history[key].push(...msg.history[key]);
       run.restartedAt.push(...msg.restartedAt);
+      if (msg.lastWrong) run.lastWrong = msg.lastWrong;
       run.states = msg.states;
-      setStatus("training", progressText());
+      setStatus("training", `Training seed ${run.seed}.`);
+      el("train-progress").textContent = progressText();
       scheduleDraw();
     } else if (msg.type === "exact") {
       stopLoop();
@@ -71,8 +83,11 @@
       setStatus("exact", `Exact: seed ${run.seed} passed the held-out check at iteration ` +
         `${fmt(msg.iteration)}${restarts}, in ${msg.seconds.toFixed(1)} s. The adder below now runs ` +
         "this network.");
+      el("train-progress").textContent = progressText();
+      adderNet = { seed: run.seed, exported: msg.exported };
       el("train-download").disabled = false;
-      el("train-download-note").textContent = `gru-adder-seed${run.seed}.json`;
+      el("train-download-note").textContent = `gru-adder-seed${run.seed}.json: the network the adder ` +
+        "below runs.";
       if (window.gruAdder) window.gruAdder.load(msg.exported);
       draw();
     } else if (msg.type === "failed") {
@@ -110,26 +125,33 @@
     run = {
       id: nextId++, seed, iteration: 0, attempt: 1, checks: 0, seconds: 0, states: null,
       history: { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [] }, restartedAt: [],
-      exported: null, worker: null, local: null, inWorker: false,
+      exported: null, worker: null, local: null, inWorker: false, lastWrong: null, heard: false,
     };
-    el("train-download").disabled = true;
-    el("train-download-note").textContent = "";
     const id = run.id;
+    const local = () => { // train on the page itself, in slices
+      run.worker = null;
+      run.inWorker = false;
+      run.local = window.GRUTrain.run(seed, m => onMessage({ ...m, runId: id }),
+        { chainBits: CHAIN_BITS, slow: el("train-slow").checked });
+    };
     try {
       const worker = new Worker(WORKER_URL);
-      worker.onmessage = event => onMessage({ ...event.data, runId: id });
+      worker.onmessage = event => { run.heard = true; onMessage({ ...event.data, runId: id }); };
       worker.onerror = event => {
         event.preventDefault();
+        if (!run || run.id !== id) return;
+        if (!run.heard) { worker.terminate(); local(); return; } // the worker did not load
         onMessage({ type: "error", runId: id, message: event.message || "the worker failed" });
       };
       worker.postMessage({ type: "start", seed, slow: el("train-slow").checked });
       run.worker = worker;
       run.inWorker = true;
-    } catch (err) { // e.g. file:// pages may not start workers: train on the page itself
-      run.local = window.GRUTrain.run(seed, m => onMessage({ ...m, runId: id }),
-        { chainBits: CHAIN_BITS, slow: el("train-slow").checked });
+    } catch (err) { // pages opened from disk may not start workers
+      local();
     }
-    setStatus("training", `Training seed ${seed}: starting.`);
+    el("train-progress").textContent = "";
+    el("train-status").dataset.state = "starting"; // a new run: announce it even after another
+    setStatus("training", `Training seed ${seed}.`);
     draw();
     return true;
   }
@@ -142,11 +164,11 @@
   }
 
   function download() {
-    if (!run || !run.exported) return;
-    const blob = new Blob([JSON.stringify(run.exported, null, 1) + "\n"], { type: "application/json" });
+    if (!adderNet) return;
+    const blob = new Blob([JSON.stringify(adderNet.exported, null, 1) + "\n"], { type: "application/json" });
     const a = document.createElement("a");
     a.href = URL.createObjectURL(blob);
-    a.download = `gru-adder-seed${run.seed}.json`;
+    a.download = `gru-adder-seed${adderNet.seed}.json`;
     document.body.appendChild(a);
     a.click();
     a.remove();
@@ -163,10 +185,10 @@
 
   /** A canvas sized to its box in CSS pixels, at the screen's pixel density. */
   function context2d(canvas, height) {
-    const width = canvas.parentElement.clientWidth;
-    const ratio = window.devicePixelRatio || 1;
-    canvas.style.width = width + "px";
+    canvas.style.width = "100%"; // the figure's content box: read back in CSS pixels
     canvas.style.height = height + "px";
+    const width = canvas.clientWidth;
+    const ratio = window.devicePixelRatio || 1;
     canvas.width = Math.round(width * ratio);
     canvas.height = Math.round(height * ratio);
     const ctx = canvas.getContext("2d");
@@ -178,10 +200,27 @@
 
   const COLOURS = { loss: "#333", bit: "#1565c0", exact: "#2e7d32", restart: "#c62828" };
 
+  /** The legend items in rows that fit in `width` pixels. */
+  function legendRows(ctx, items, width) {
+    const rows = [[]];
+    let x = 0;
+    for (const item of items) {
+      const w = 26 + ctx.measureText(item[0]).width;
+      if (x + w > width && rows[rows.length - 1].length) { rows.push([]); x = 0; }
+      rows[rows.length - 1].push(item);
+      x += w;
+    }
+    return rows;
+  }
+
   function drawLoss() {
     const canvas = el("train-loss");
-    const { ctx, width, height, ink } = context2d(canvas, 240);
-    const left = 48, right = 44, top = 26, bottom = 30;
+    const { ctx, width, height, ink } = context2d(canvas, 250);
+    const items = [["loss (left axis)", COLOURS.loss], ["bit accuracy", COLOURS.bit],
+      ["exact sums", COLOURS.exact], ["restart", COLOURS.restart]];
+    ctx.font = "12px sans-serif";
+    const rows = legendRows(ctx, items, width - 48);
+    const left = 48, right = 44, top = 8 + 16 * rows.length, bottom = 30;
     const w = width - left - right, hgt = height - top - bottom;
     const h = run ? run.history : { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [] };
     const n = h.iteration.length;
@@ -201,16 +240,12 @@
     ctx.textAlign = "center"; ctx.textBaseline = "top";
     for (let i = 0; i <= 4; i++) ctx.fillText(fmt(Math.round((xmax * i) / 4)), X((xmax * i) / 4), top + hgt + 4);
     ctx.fillText("iteration", left + w / 2, top + hgt + 16);
-    ctx.save();
-    ctx.translate(12, top + hgt / 2); ctx.rotate(-Math.PI / 2);
-    ctx.textBaseline = "middle"; ctx.fillText("loss (log scale)", 0, 0);
-    ctx.restore();
-    // restarts: new weights
-    ctx.strokeStyle = COLOURS.restart; ctx.setLineDash([4, 3]);
-    for (const it of run ? run.restartedAt : []) {
-      ctx.beginPath(); ctx.moveTo(X(it), top); ctx.lineTo(X(it), top + hgt); ctx.stroke();
+    for (const [x, angle, label] of [[12, -1, "loss (log scale)"], [width - 8, 1, "share right"]]) {
+      ctx.save();
+      ctx.translate(x, top + hgt / 2); ctx.rotate((angle * Math.PI) / 2);
+      ctx.textBaseline = "middle"; ctx.fillText(label, 0, 0);
+      ctx.restore();
     }
-    ctx.setLineDash([]);
     const line = (values, Y, colour) => {
       ctx.strokeStyle = colour; ctx.lineWidth = 1.5; ctx.beginPath();
       for (let i = 0; i < n; i++) {
@@ -222,16 +257,25 @@
     line(h.loss, YL, COLOURS.loss);
     line(h.bitAccuracy, YA, COLOURS.bit);
     line(h.exactAccuracy, YA, COLOURS.exact);
-    // legend, above the plot
-    const items = [["loss (left axis)", COLOURS.loss], ["bit accuracy", COLOURS.bit],
-      ["exact sums", COLOURS.exact], ["restart", COLOURS.restart]];
-    ctx.textAlign = "left"; ctx.textBaseline = "middle";
-    let x = left;
-    for (const [label, colour] of items) {
-      ctx.fillStyle = colour; ctx.fillRect(x, 9, 14, 3);
-      ctx.fillStyle = ink; ctx.fillText(label, x + 18, 10);
-      x += 26 + ctx.measureText(label).width;
+    // restarts (new weights), on top of the curves
+    ctx.strokeStyle = COLOURS.restart; ctx.lineWidth = 1.5; ctx.setLineDash([4, 3]);
+    for (const it of run ? run.restartedAt : []) {
+      ctx.beginPath(); ctx.moveTo(X(it), top); ctx.lineTo(X(it), top + hgt); ctx.stroke();
     }
+    // legend, above the plot, in as many rows as the width needs
+    ctx.textAlign = "left"; ctx.textBaseline = "middle"; ctx.lineWidth = 3;
+    rows.forEach((row, r) => {
+      let x = left;
+      const y = 10 + 16 * r;
+      for (const [label, colour] of row) {
+        ctx.strokeStyle = colour;
+        ctx.setLineDash(colour === COLOURS.restart ? [4, 3] : []);
+        ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 14, y); ctx.stroke();
+        ctx.fillStyle = ink; ctx.fillText(label, x + 18, y);
+        x += 26 + ctx.measureText(label).width;
+      }
+    });
+    ctx.setLineDash([]);
     canvas.setAttribute("aria-label", n
       ? `Training curves of seed ${run.seed} up to iteration ${h.iteration[n - 1]}: loss ` +
         `${h.loss[n - 1].toFixed(4)}, bit accuracy ${(100 * h.bitAccuracy[n - 1]).toFixed(1)}%, exact sums ` +
@@ -243,14 +287,14 @@
     const canvas = el("train-states");
     const s = run && run.states;
     const u = s ? s.units : 3, T = s ? s.T : CHAIN_BITS + 1;
-    const rowH = 14, rows = 3 * u + 2, head = 6, labelW = 34, foot = 18;
+    const rowH = 14, rows = 3 * u + 2, head = 6, labelW = 40, foot = 18;
     const { ctx, width, height, ink } = context2d(canvas, head + rows * rowH + 4 + foot);
     const cw = (width - labelW) / T;
     const adder = window.gruAdder;
     const labels = [];
     for (const [sym, values, colour] of [["z", s && s.z, adder.gateColour], ["r", s && s.r, adder.gateColour],
       ["h", s && s.h, adder.stateColour]]) {
-      for (let j = 0; j < u; j++) labels.push([`${sym}${j + 1}`, values, colour, j]);
+      for (let j = 0; j < u; j++) labels.push([`${sym}[${j}]`, values, colour, j]);
     }
     ctx.textBaseline = "middle"; ctx.textAlign = "right";
     labels.forEach(([label, values, colour, j], row) => {
@@ -273,7 +317,7 @@
         wrong += bad ? 1 : 0;
         ctx.fillStyle = bad ? "#c62828" : row === 0 ? "#f5f5f5" : "#fff";
         ctx.fillRect(labelW + t * cw, y, Math.ceil(cw), rowH - 1);
-        if (bit !== null && cw >= 7) {
+        if (bit !== null && cw >= 9) {
           ctx.fillStyle = bad ? "#fff" : "#000";
           ctx.fillText(String(bit), labelW + (t + 0.5) * cw, y + rowH / 2);
         }
@@ -317,10 +361,12 @@
       if (run && run.local) run.local.setSlow(event.target.checked);
     });
     let width = 0;
-    window.addEventListener("resize", () => {
-      const w = el("train-loss").parentElement.clientWidth;
+    const resized = () => {
+      const w = el("train-widget").clientWidth;
       if (w !== width) { width = w; scheduleDraw(); }
-    });
+    };
+    if (window.ResizeObserver) new ResizeObserver(resized).observe(el("train-widget"));
+    else window.addEventListener("resize", resized);
     setStatus("idle", "Not started: choose a seed and press Train.");
     draw();
   }

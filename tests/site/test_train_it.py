@@ -278,8 +278,11 @@ def test_stop_mid_run_then_a_second_run(fresh):
     page.wait_for_timeout(500)
     assert fresh.status() == stopped  # no message from the stopped run changes it
     assert page.is_enabled("#train-start") and not page.is_enabled("#train-stop")
-    assert not page.is_enabled("#train-download")
-    second = fresh.train("  4 ")  # spaces around the seed are ignored
+    # the adder keeps the last network that passed its check, and the button downloads that one
+    kept = page.evaluate("gruAdder.model.exported.source.seed")
+    assert f"seed {kept}" in page.text_content("#adder-model")
+    assert f"seed{kept}.json" in page.text_content("#train-download-note")
+    second = fresh.train("  004 ")  # spaces around the seed and leading zeros are ignored
     assert second["state"] == "exact"
     assert page.evaluate("gruTrain.run.seed") == 4
     assert page.evaluate("gruTrain.run.history.iteration[0]") == 1
@@ -287,6 +290,43 @@ def test_stop_mid_run_then_a_second_run(fresh):
 
 
 # ----------------------------------------------------------------------------- other screens
+
+
+def test_the_live_status_changes_with_the_state_only(fresh):
+    """A screen reader hears a run start and end, not every progress report (aria-live)."""
+    page = fresh.page
+    assert page.get_attribute("#train-status", "aria-live") == "polite"
+    assert page.get_attribute("#train-progress", "aria-live") in (None, "off")
+    page.fill("#train-seed", "0")
+    page.click("#train-start")
+    texts, iterations = set(), set()
+    for _ in range(5):
+        page.wait_for_timeout(100)
+        status = fresh.status()
+        if status["state"] != "training":
+            break
+        texts.add(status["text"])
+        iterations.add(status["iteration"])
+    page.click("#train-stop") if fresh.status()["state"] == "training" else None
+    assert texts == {"Training seed 0."}, texts
+    assert len(iterations) > 1  # data-iteration follows the run
+
+
+def test_the_plots_follow_the_width_of_the_page(fresh, trained):
+    """After a resize the canvases are redrawn at their new size, not stretched or squeezed."""
+    page = fresh.page
+    sizes = """() => [...document.querySelectorAll('#train-widget canvas')].map(c =>
+        ({css: c.clientWidth, bitmap: c.width / (window.devicePixelRatio || 1),
+          box: c.parentElement.getBoundingClientRect().width}))"""
+    try:
+        for width in (390, 1280, 800):
+            page.set_viewport_size({"width": width, "height": 900})
+            page.wait_for_timeout(300)
+            for canvas in page.evaluate(sizes):
+                assert abs(canvas["bitmap"] - canvas["css"]) <= 1, (width, canvas)
+                assert canvas["css"] <= canvas["box"], (width, canvas)
+    finally:
+        page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_phone_width(browser, base_url):
