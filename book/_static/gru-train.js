@@ -83,6 +83,7 @@
       setStatus("exact", `Exact: seed ${run.seed} passed the held-out check at iteration ` +
         `${fmt(msg.iteration)}${restarts}, in ${msg.seconds.toFixed(1)} s. The adder below now runs ` +
         "this network.");
+      run.lastWrong = null; // it passed
       el("train-progress").textContent = progressText();
       adderNet = { seed: run.seed, exported: msg.exported };
       el("train-download").disabled = false;
@@ -290,6 +291,7 @@
     const rowH = 14, rows = 3 * u + 2, head = 6, labelW = 40, foot = 18;
     const { ctx, width, height, ink } = context2d(canvas, head + rows * rowH + 4 + foot);
     const cw = (width - labelW) / T;
+    const colX = t => Math.round(labelW + t * cw); // whole pixels: no seams between columns
     const adder = window.gruAdder;
     const labels = [];
     for (const [sym, values, colour] of [["z", s && s.z, adder.gateColour], ["r", s && s.r, adder.gateColour],
@@ -302,7 +304,7 @@
       ctx.fillStyle = ink; ctx.fillText(label, labelW - 6, y + rowH / 2);
       for (let t = 0; t < T; t++) {
         ctx.fillStyle = values ? adder.rgb(colour(values[t * u + j])) : "#eee";
-        ctx.fillRect(labelW + t * cw, y, Math.ceil(cw), rowH - 1);
+        ctx.fillRect(colX(t), y, colX(t + 1) - colX(t), rowH - 1);
       }
     });
     let wrong = 0;
@@ -316,7 +318,7 @@
         const bad = s && row === 0 && bit !== s.y[t];
         wrong += bad ? 1 : 0;
         ctx.fillStyle = bad ? "#c62828" : row === 0 ? "#f5f5f5" : "#fff";
-        ctx.fillRect(labelW + t * cw, y, Math.ceil(cw), rowH - 1);
+        ctx.fillRect(colX(t), y, colX(t + 1) - colX(t), rowH - 1);
         if (bit !== null && cw >= 9) {
           ctx.fillStyle = bad ? "#fff" : "#000";
           ctx.fillText(String(bit), labelW + (t + 0.5) * cw, y + rowH / 2);
