@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
 import random
 import statistics
 import sys
@@ -61,6 +62,7 @@ SEEDS = list(range(10))
 TIMEOUT_MS = 300_000
 DRIFT_STEPS = 200
 FRESH_OFFSET = 1000  # fresh held-out sums: the package's sets of seed 1000 + seed
+FRESH_COUNT = 3000  # of them: 1,000 each of 20, 200 and 1,000 bits (the adversarial ones left out)
 
 
 def serve(directory: Path) -> str:
@@ -112,8 +114,10 @@ def fresh_wrong(weights: AdderWeights, seed: int) -> int:
     """Wrong sums among 3,000 fresh random held-out sums (the package's sets of another seed)."""
     adder = NumpyAdder(weights)
     sets = held_out_sets("small", FRESH_OFFSET + seed)
-    return sum(adder.add(a, b) != a + b for name, batch in sets.items() if name != "adversarial"
-               for a, b in zip(batch.a, batch.b, strict=True))
+    pairs = [(a, b) for name, batch in sets.items() if name != "adversarial"
+             for a, b in zip(batch.a, batch.b, strict=True)]
+    assert len(pairs) == FRESH_COUNT, len(pairs)
+    return sum(adder.add(a, b) != a + b for a, b in pairs)
 
 
 def python_check_iterations(seed: int) -> dict:
@@ -152,8 +156,66 @@ def drift(page, steps: int) -> dict:
             "loss_diff": loss_diff, "weights_max_diff_at_end": weight_diff}
 
 
+def count_text(values: list[int]) -> str:
+    """'from A to B' for a list of counts."""
+    return f"from {min(values):,} to {max(values):,}"
+
+
+def page_text(rows: list[dict], python: list[dict], comparison: dict, drifted: dict,
+              machine: dict) -> dict[str, str]:
+    """The numbers the page quotes, as text (``page_text`` in the JSON)."""
+    exact = [r for r in rows if r["state"] == "exact"]
+    seconds = [r["seconds"] for r in exact]
+    iterations = [r["iteration"] for r in exact]
+    py_iterations = [r["converged_at"] for r in python if r["converged_at"] is not None]
+    wrong = sorted(r["fresh_wrong"] for r in exact if r["fresh_wrong"])
+    if not wrong:
+        fresh_text = f"none of the {len(exact)} networks got any of them wrong"
+    else:
+        fresh_text = (f"{len(wrong)} of the {len(exact)} networks got some wrong "
+                      f"({', '.join(str(w) for w in wrong)} sums)")
+    seeds = [r["seed"] for r in rows]
+    start, end = machine.get("load_average_start"), machine.get("load_average_end")
+    load = "unknown" if not start else f"{start[0]:.1f} at the start" + (
+        f" and {end[0]:.1f} at the end" if end else "")
+    return {
+        "seeds": f"{seeds[0]} to {seeds[-1]}",
+        "machine": f"{machine['cores']} cores ({machine['cpu_model']})",
+        "runs": str(len(rows)),
+        "exact": str(len(exact)),
+        "median_seconds": f"{statistics.median(seconds):.1f}" if seconds else "none",
+        "max_seconds": f"{max(seconds):.1f}" if seconds else "none",
+        "median_iterations": f"{statistics.median(iterations):,.0f}" if iterations else "none",
+        "page_range": count_text(iterations) if iterations else "none",
+        "python_runs": str(len(py_iterations)),
+        "python_median_iterations": f"{statistics.median(py_iterations):,.0f}",
+        "python_range": count_text(py_iterations),
+        "sums_right": str(sum(r["sums_right"] == 10 for r in exact)),
+        "certified": str(sum(bool(r["certified"]) for r in exact)),
+        "fresh_count": f"{FRESH_COUNT:,}",
+        "fresh_text": fresh_text,
+        "load": load,
+        "same_batch_loss_diff": f"{comparison['loss_diff']:.1e}",
+        "same_batch_grad_rel_diff": f"{comparison['grad_max_rel_diff']:.1e}",
+        "drift_steps": str(drifted["steps"]),
+        "drift_loss_1": f"{drifted['loss_diff'][0]:.1e}",
+        "drift_loss_last": f"{drifted['loss_diff'][-1]:.1e}",
+        "drift_weights_last": f"{drifted['weights_max_diff_at_end']:.1e}",
+    }
+
+
 def main() -> None:
-    args = parser(__doc__.splitlines()[0]).parse_args()
+    p = parser(__doc__.splitlines()[0])
+    p.add_argument("--text-only", action="store_true",
+                   help="recompute page_text from the stored results/train_page.json; run nothing")
+    args = p.parse_args()
+    if args.text_only:
+        path = Path(__file__).resolve().parent / "results" / "train_page.json"
+        data = json.loads(path.read_text())
+        data["page_text"] = page_text(data["rows"], data["python"], data["same_batch"],
+                                      data["drift"], data["machine"])
+        path.write_text(json.dumps(data, indent=1) + "\n")
+        return
     run = Run("train_page", quick=args.quick)
     seeds = SEEDS[:2] if args.quick else SEEDS
     if not (SITE / PAGE).is_file():
@@ -179,42 +241,16 @@ def main() -> None:
         browser.close()
     python = [python_check_iterations(seed) for seed in seeds]
     log(python)
-    exact = [r for r in rows if r["state"] == "exact"]
-    seconds = [r["seconds"] for r in exact]
-    iterations = [r["iteration"] for r in exact]
-    py_iterations = [r["converged_at"] for r in python if r["converged_at"] is not None]
-    m = run.machine
-    fresh_count = sum(len(b.a) for k, b in held_out_sets("small", 0).items() if k != "adversarial")
-    page_text = {
-        "seeds": f"{seeds[0]} to {seeds[-1]}",
-        "machine": f"{m['cores']} cores ({m['cpu_model']})",
-        "runs": str(len(rows)),
-        "exact": str(len(exact)),
-        "median_seconds": f"{statistics.median(seconds):.1f}" if seconds else "none",
-        "max_seconds": f"{max(seconds):.1f}" if seconds else "none",
-        "median_iterations": f"{statistics.median(iterations):g}" if iterations else "none",
-        "python_median_iterations": f"{statistics.median(py_iterations):g}",
-        "certified": str(sum(bool(r["certified"]) for r in exact)),
-        "fresh_count": f"{fresh_count:,}",
-        "load": f"{m['load_average_start'][0]:.1f}" if m["load_average_start"] else "unknown",
-        "fresh_any_wrong": str(sum(bool(r["fresh_wrong"]) for r in exact)),
-        "fresh_most_wrong": f"{max((r['fresh_wrong'] for r in exact), default=0)} wrong",
-        "same_batch_loss_diff": f"{comparison['loss_diff']:.1e}",
-        "same_batch_grad_rel_diff": f"{comparison['grad_max_rel_diff']:.1e}",
-        "drift_steps": str(drifted["steps"]),
-        "drift_loss_1": f"{drifted['loss_diff'][0]:.1e}",
-        "drift_loss_last": f"{drifted['loss_diff'][-1]:.1e}",
-        "drift_weights_last": f"{drifted['weights_max_diff_at_end']:.1e}",
-    }
+    text = page_text(rows, python, comparison, drifted, run.machine)
     table = markdown_table(
         ["seed", "state", "iterations", "attempts", "seconds", "1,000-digit sums right",
          "fresh held-out sums wrong", "proven", "Python: check passed at"],
         [[r["seed"], r["state"], r["iteration"], r["attempts"], f"{r['seconds']:.1f}",
           r["sums_right"], r["fresh_wrong"], r["certified"], py["converged_at"]]
          for r, py in zip(rows, python, strict=True)])
-    table += "\n" + "\n".join(f"- {k}: {v}" for k, v in page_text.items()) + "\n"
+    table += "\n" + "\n".join(f"- {k}: {v}" for k, v in text.items()) + "\n"
     run.write({"browser": f"Chromium {version}", "rows": rows, "python": python,
-               "same_batch": comparison, "drift": drifted, "page_text": page_text}, table)
+               "same_batch": comparison, "drift": drifted, "page_text": text}, table)
 
 
 if __name__ == "__main__":

@@ -10,8 +10,9 @@ get the weights and the page's own scripts and style sheet (``book/_static/gru-n
 (``id="train-widget"``, the page "Train it") get its scripts and style sheet too
 (``gru-train-core.js``, ``gru-train.js``, ``gru-train.css``; the worker
 ``gru-train-worker.js`` is loaded by the script), and their ``<span class="train-bench"
-data-key="...">`` elements are filled from ``benchmarks/results/train_page.json``, so the
-page's measured numbers are never typed by hand. Other pages get nothing.
+data-key="...">`` elements are filled from ``benchmarks/results/train_page.json`` and its
+``<span class="train-recipe" ...>`` elements from the package's ``small`` recipe, so the page's
+measured numbers and settings are never typed by hand. Other pages get nothing.
 
 Enabled in ``_config.yml`` under ``sphinx: local_extensions``.
 """
@@ -36,7 +37,8 @@ TRAIN_MARKER = 'id="train-widget"'
 TRAIN_SCRIPTS = ("gru-train-core.js", "gru-train.js")
 TRAIN_STYLE = "gru-train.css"
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "train_page.json"
-BENCH_SPAN = re.compile(r'(<span class="train-bench" data-key="([a-z_0-9]+)">)[^<]*(</span>)')
+BENCH_SPAN = re.compile(r'(<span class="train-bench"\s+data-key="([a-z_0-9]+)">)[^<]*(</span>)')
+RECIPE_SPAN = re.compile(r'(<span class="train-recipe"\s+data-key="([a-z_0-9]+)">)[^<]*(</span>)')
 
 
 def write_weights(app: Sphinx) -> None:
@@ -63,16 +65,36 @@ def bench_values(path: Path = BENCH) -> dict[str, str]:
                              "run benchmarks/train_page.py") from exc
 
 
-def fill_bench(body: str, values: dict[str, str], pagename: str) -> str:
-    """``body`` with every ``train-bench`` span holding its number; unknown keys fail the build."""
+def recipe_values() -> dict[str, str]:
+    """The settings of the package's ``small`` recipe, as text, for the page "Train it"."""
+    from gru_tutorial.recipes import RECIPES
+
+    r = RECIPES["small"]
+    widths = [f"{b:,}" for b in r.eval_bits]
+    return {"units": str(r.units), "batch_size": f"{r.batch_size:,}",
+            "train_bits": str(r.train_bits), "learning_rate": f"{r.learning_rate:g}",
+            "eval_count": f"{r.eval_count:,}", "eval_bits": ", ".join(widths[:-1]) + " and "
+            + widths[-1], "eval_longest": widths[-1], "restart_after": f"{r.restart_after:,}",
+            "attempts": str(r.attempts), "max_steps": f"{r.max_steps:,}",
+            "last_attempt": f"{r.max_steps - (r.attempts - 1) * r.restart_after:,}"}
+
+
+def fill_spans(body: str, pattern: re.Pattern, values: dict[str, str], source: str,
+               pagename: str) -> str:
+    """``body`` with every span of ``pattern`` holding its value; unknown keys fail the build."""
     def fill(match: re.Match) -> str:
         key = match.group(2)
         if key not in values:
-            raise ExtensionError(f"gru_adder: {pagename} quotes train_page.json's {key!r}, "
+            raise ExtensionError(f"gru_adder: {pagename} quotes {source}'s {key!r}, "
                                  f"which it does not hold (it has {sorted(values)})")
         return match.group(1) + html.escape(values[key]) + match.group(3)
 
-    return BENCH_SPAN.sub(fill, body)
+    filled, count = pattern.subn(fill, body)
+    kind = pattern.pattern.split('"')[1]  # the span's class
+    if count != body.count(f'class="{kind}"'):
+        raise ExtensionError(f"gru_adder: {pagename} has a {kind} span that is not of the form "
+                             f'<span class="{kind}" data-key="...">...</span>')
+    return filled
 
 
 def add_assets(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
@@ -90,7 +112,9 @@ def add_assets(app: Sphinx, pagename: str, templatename: str, context: dict, doc
         app.add_js_file(TRAIN_SCRIPTS[0])
         app.add_js_file(TRAIN_SCRIPTS[1], defer="defer")  # after gru-adder.js, which it uses
         app.add_css_file(TRAIN_STYLE)
-        context["body"] = fill_bench(body, bench_values(), pagename)
+        body = fill_spans(body, BENCH_SPAN, bench_values(), "train_page.json", pagename)
+        context["body"] = fill_spans(body, RECIPE_SPAN, recipe_values(), "the small recipe",
+                                     pagename)
 
 
 def setup(app: Sphinx) -> dict:

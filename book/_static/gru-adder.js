@@ -169,7 +169,6 @@
     return node;
   }
 
-  function sub(n) { return String(n).replace(/[0-9]/g, d => "₀₁₂₃₄₅₆₇₈₉"[d]); }
 
   function renderSteps() {
     const res = state.result;
@@ -243,15 +242,15 @@
       const body = cell("tbody", null, { class: "adder-heat" });
       for (let j = 0; j < u; j++) {
         const tr = cell("tr");
-        tr.appendChild(cell("th", `${sym}${sub(j + 1)}`, {
-          scope: "row", class: "adder-rowhead", title: `${what}, unit ${j + 1}`,
+        tr.appendChild(cell("th", `${sym}[${j}]`, {
+          scope: "row", class: "adder-rowhead", title: `${what}, unit ${j}`,
         }));
         for (let t = start; t < end; t++) {
           const v = values[t * u + j];
           const c = colour(v);
           const text = state.showValues ? v.toFixed(2) : "";
           tr.appendChild(cell("td", text, {
-            title: `${what}, unit ${j + 1}, step ${t + 1}: ${v.toFixed(4)}`,
+            title: `${what}, unit ${j}, step ${t + 1}: ${v.toFixed(4)}`,
             "aria-label": v.toFixed(4),
             style: { backgroundColor: rgb(c), color: ink(c) },
           }));
@@ -346,9 +345,10 @@
   function describeModel() {
     const src = model.exported.source || {};
     const where = src.model === "trained in the page" ? "trained in this page" : "the bundled model";
+    const more = src.iterations !== src.converged_at ? `, ${fmt(src.iterations)} in all` : "";
     el("adder-model").textContent = `${where}: ${model.units} units, trained with the ` +
       `"${src.recipe}" recipe and seed ${src.seed} (held-out check passed after ` +
-      `${fmt(src.converged_at)} iterations, ${fmt(src.iterations)} in all)`;
+      `${fmt(src.converged_at)} iterations${more})`;
   }
 
   function setUp() {

@@ -482,7 +482,7 @@
    * a pause that lets the page (or the worker's message queue) run: the one loop of the worker
    * and of the page's fallback when a worker cannot start (pages opened from disk). Messages:
    * {type: "progress", iteration, attempt, checks, seconds, history: {iteration, loss,
-   * bitAccuracy, exactAccuracy}, restartedAt, lastWrong (the sum that failed the slice's last
+   * bitAccuracy, exactAccuracy, failedCheck}, restartedAt, lastWrong (the sum that failed the slice's last
    * failed check, or null), states}, then one of {type: "exact", ...,
    * exported} or {type: "failed", ...}. With slow, at most two steps per slice and a pause between
    * slices: slow motion for the reader. Returns {stop(), setSlow(value)}.
@@ -494,7 +494,7 @@
     function slice() {
       timer = null;
       if (stopped) return;
-      const history = { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [] };
+      const history = { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [], failedCheck: [] };
       const restartedAt = [];
       let lastWrong = null;
       const until = performance.now() + sliceMs;
@@ -502,7 +502,8 @@
       while (trainer.state === "training" && performance.now() < until && !(slow && steps >= SLOW_STEPS)) {
         steps += 1;
         const e = trainer.step();
-        for (const key of Object.keys(history)) history[key].push(e[key]);
+        for (const key of ["iteration", "loss", "bitAccuracy", "exactAccuracy"]) history[key].push(e[key]);
+        history.failedCheck.push(e.checked && !e.passed);
         if (e.restarted) restartedAt.push(e.iteration);
         if (e.checked && !e.passed) lastWrong = e.wrong;
       }

@@ -125,7 +125,8 @@
     stopLoop();
     run = {
       id: nextId++, seed, iteration: 0, attempt: 1, checks: 0, seconds: 0, states: null,
-      history: { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [] }, restartedAt: [],
+      history: { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [], failedCheck: [] },
+      restartedAt: [],
       exported: null, worker: null, local: null, inWorker: false, lastWrong: null, heard: false,
     };
     const id = run.id;
@@ -199,7 +200,7 @@
     return { ctx, width, height, ink: css.color || "#222" };
   }
 
-  const COLOURS = { loss: "#333", bit: "#1565c0", exact: "#2e7d32", restart: "#c62828" };
+  const COLOURS = { loss: "#333", bit: "#1565c0", exact: "#2e7d32", restart: "#c62828", check: "#888" };
 
   /** The legend items in rows that fit in `width` pixels. */
   function legendRows(ctx, items, width) {
@@ -218,16 +219,19 @@
     const canvas = el("train-loss");
     const { ctx, width, height, ink } = context2d(canvas, 250);
     const items = [["loss (left axis)", COLOURS.loss], ["bit accuracy", COLOURS.bit],
-      ["exact sums", COLOURS.exact], ["restart", COLOURS.restart]];
+      ["exact sums", COLOURS.exact], ["failed check", COLOURS.check], ["restart", COLOURS.restart]];
     ctx.font = "12px sans-serif";
     const rows = legendRows(ctx, items, width - 48);
     const left = 48, right = 44, top = 8 + 16 * rows.length, bottom = 30;
     const w = width - left - right, hgt = height - top - bottom;
-    const h = run ? run.history : { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [] };
+    const h = run ? run.history
+      : { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [], failedCheck: [] };
     const n = h.iteration.length;
     const xmax = Math.max(100, Math.ceil((n ? h.iteration[n - 1] : 0) / 100) * 100);
     const X = i => left + (w * i) / xmax;
-    const lmin = -4, lmax = 0; // loss on a log scale, 1e-4 to 1
+    // loss on a log scale, from 1 down to a power of ten below the lowest loss (1e-6 at least)
+    const lowest = n ? Math.min(...h.loss) : 0.1;
+    const lmin = Math.max(-6, Math.min(-1, Math.floor(Math.log10(lowest)))), lmax = 0;
     const YL = v => top + hgt * (lmax - Math.min(lmax, Math.max(lmin, Math.log10(v)))) / (lmax - lmin);
     const YA = v => top + hgt * (1 - v);
     ctx.strokeStyle = ink; ctx.fillStyle = ink; ctx.lineWidth = 1;
@@ -258,6 +262,12 @@
     line(h.loss, YL, COLOURS.loss);
     line(h.bitAccuracy, YA, COLOURS.bit);
     line(h.exactAccuracy, YA, COLOURS.exact);
+    // failed held-out checks: a tick each, along the top of the plot
+    ctx.strokeStyle = COLOURS.check; ctx.lineWidth = 1;
+    for (let i = 0; i < n; i++) {
+      if (!h.failedCheck[i]) continue;
+      ctx.beginPath(); ctx.moveTo(X(h.iteration[i]), top); ctx.lineTo(X(h.iteration[i]), top + 7); ctx.stroke();
+    }
     // restarts (new weights), on top of the curves
     ctx.strokeStyle = COLOURS.restart; ctx.lineWidth = 1.5; ctx.setLineDash([4, 3]);
     for (const it of run ? run.restartedAt : []) {
@@ -271,7 +281,10 @@
       for (const [label, colour] of row) {
         ctx.strokeStyle = colour;
         ctx.setLineDash(colour === COLOURS.restart ? [4, 3] : []);
-        ctx.beginPath(); ctx.moveTo(x, y); ctx.lineTo(x + 14, y); ctx.stroke();
+        ctx.beginPath();
+        if (colour === COLOURS.check) { ctx.lineWidth = 1; ctx.moveTo(x + 7, y - 5); ctx.lineTo(x + 7, y + 5); }
+        else { ctx.lineWidth = 3; ctx.moveTo(x, y); ctx.lineTo(x + 14, y); }
+        ctx.stroke();
         ctx.fillStyle = ink; ctx.fillText(label, x + 18, y);
         x += 26 + ctx.measureText(label).width;
       }
@@ -288,7 +301,7 @@
     const canvas = el("train-states");
     const s = run && run.states;
     const u = s ? s.units : 3, T = s ? s.T : CHAIN_BITS + 1;
-    const rowH = 14, rows = 3 * u + 2, head = 6, labelW = 40, foot = 18;
+    const rowH = 14, rows = 3 * u + 4, head = 6, labelW = 40, foot = 18;
     const { ctx, width, height, ink } = context2d(canvas, head + rows * rowH + 4 + foot);
     const cw = (width - labelW) / T;
     const colX = t => Math.round(labelW + t * cw); // whole pixels: no seams between columns
@@ -309,26 +322,31 @@
     });
     let wrong = 0;
     const yb = head + 3 * u * rowH + 2;
-    for (const [row, label] of [[0, "net"], [1, "sum"]]) {
+    const chainBit = (row, t) => { // rows: a, b (the inputs), the network's bit, the sum's bit
+      if (row === 0) return t < T - 1 ? 1 : 0;
+      if (row === 1) return t === 0 ? 1 : 0;
+      return row === 2 ? (s.logits[t] > 0 ? 1 : 0) : s.y[t];
+    };
+    for (const [row, label] of [[0, "a"], [1, "b"], [2, "net"], [3, "sum"]]) {
       const y = yb + row * rowH;
       ctx.fillStyle = ink; ctx.textAlign = "right"; ctx.fillText(label, labelW - 6, y + rowH / 2);
       ctx.textAlign = "center";
       for (let t = 0; t < T; t++) {
-        const bit = !s ? null : row === 0 ? (s.logits[t] > 0 ? 1 : 0) : s.y[t];
-        const bad = s && row === 0 && bit !== s.y[t];
+        const bit = !s ? null : chainBit(row, t);
+        const bad = s && row === 2 && bit !== s.y[t];
         wrong += bad ? 1 : 0;
-        ctx.fillStyle = bad ? "#c62828" : row === 0 ? "#f5f5f5" : "#fff";
+        ctx.fillStyle = bad ? "#c62828" : row === 2 ? "#f5f5f5" : "#fff";
         ctx.fillRect(colX(t), y, colX(t + 1) - colX(t), rowH - 1);
-        if (bit !== null && cw >= 9) {
+        if (bit !== null && cw >= 8) {
           ctx.fillStyle = bad ? "#fff" : "#000";
           ctx.fillText(String(bit), labelW + (t + 0.5) * cw, y + rowH / 2);
         }
       }
     }
     ctx.fillStyle = ink; ctx.textAlign = "left"; ctx.textBaseline = "top";
-    ctx.fillText("step 1", labelW, yb + 2 * rowH + 4);
+    ctx.fillText("step 1", labelW, yb + 4 * rowH + 4);
     ctx.textAlign = "right";
-    ctx.fillText(`step ${T}`, width, yb + 2 * rowH + 4);
+    ctx.fillText(`step ${T}`, width, yb + 4 * rowH + 4);
     const summary = !s ? "Gates and state on the carry chain: empty until you press Train."
       : `Gates and state of the network on the carry chain at iteration ${run.iteration}: ` +
         (wrong ? `${wrong} of ${T} sum bits wrong.` : `all ${T} sum bits right.`);

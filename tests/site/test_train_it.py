@@ -29,6 +29,7 @@ from trainpage import (
 from gru_tutorial.adder import AdderWeights, load_pretrained
 from gru_tutorial.data import held_out_sets, random_batch, training_batches
 from gru_tutorial.engine import NumpyAdder
+from gru_tutorial.recipes import RECIPES
 from gru_tutorial.train import build_model
 from gru_tutorial.web import read_adder_json
 
@@ -171,6 +172,23 @@ def test_a_wrong_gradient_would_be_caught(fresh):
     _, js_grads = js_loss_and_gradient(fresh.page, weights, js_batch(batch), 3)
     _, other = tf_loss_and_gradient(weights, random_batch(100, 16, rng=9, mixed_density=True), 3)
     assert max_relative_difference(js_grads, other) > 1e-3
+
+
+def test_the_page_trains_the_small_recipe(fresh):
+    """The JavaScript's settings are the package's small recipe's, and the page quotes them."""
+    r = RECIPES["small"]
+    js = fresh.page.evaluate("GRUTrain.RECIPE")
+    assert (js["name"], js["units"], js["learningRate"], js["batchSize"], js["trainBits"],
+            tuple(js["evalBits"]), js["evalCount"], js["restartAfter"], js["attempts"],
+            js["maxSteps"]) == (r.name, r.units, r.learning_rate, r.batch_size, r.train_bits,
+                                r.eval_bits, r.eval_count, r.restart_after, r.attempts,
+                                r.max_steps)
+    assert (r.init, r.loss, r.dtype, r.mixed_density, r.eval_mixed_density, r.eval_adversarial) \
+        == ("keras", "bce", "float32", True, True, True)  # what the JavaScript implements
+    quoted = dict(fresh.page.eval_on_selector_all(
+        ".train-recipe", "els => els.map(e => [e.dataset.key, e.textContent])"))
+    assert quoted["restart_after"] == f"{r.restart_after:,}" and quoted["units"] == str(r.units)
+    assert "?" not in quoted.values(), quoted
 
 
 # ----------------------------------------------------------------------------- a run

@@ -370,7 +370,7 @@ def test_the_step_table_shows_inputs_outputs_carries_and_gates(fresh):
     assert text["true carry out"] == "1110"
     units = 3
     for sym in "zrh":
-        names = [f"{sym}{chr(0x2080 + j)}" for j in range(1, units + 1)]
+        names = [f"{sym}[{j}]" for j in range(units)]  # units numbered from 0, as in the book
         for name in names:
             assert name in rows, name
             assert all(c["title"] and c["colour"] for c in rows[name]), name
@@ -380,7 +380,7 @@ def test_the_step_table_shows_inputs_outputs_carries_and_gates(fresh):
     for j in range(units):
         for t in range(4):
             for sym in "zh":
-                title = rows[f"{sym}{chr(0x2081 + j)}"][t]["title"]
+                title = rows[f"{sym}[{j}]"][t]["title"]
                 assert title.endswith(f"step {t + 1}: {result[sym][t * units + j]:.4f}"), title
     assert not any(c["wrong"] for cells in rows.values() for c in cells)
     assert "every step" in fresh.page.text_content("#adder-wrong-summary")
@@ -598,7 +598,7 @@ def test_phone_the_hint_says_tap_and_a_tap_shows_the_value(phone):
     cell = phone.page.locator("#adder-steps tbody.adder-heat td").nth(2)
     cell.tap()
     title = cell.get_attribute("title")
-    assert title.startswith("update gate z, unit 1, step 3: ")
+    assert title.startswith("update gate z, unit 0, step 3: ")
     assert phone.page.text_content("#adder-cell-value") == title
     assert "adder-selected" in cell.get_attribute("class")
     phone.add("5", "8")  # a new sum clears the value shown
