@@ -144,14 +144,6 @@
     return w;
   }
 
-  /** Weights from the page's exported layout (gru_tutorial.web.export_adder), as float64 arrays. */
-  function fromExported(exported) {
-    const u = exported.units;
-    const w = zeros(u);
-    for (const name of WEIGHT_NAMES) w[name].set(exported.weights[name].flat());
-    return w;
-  }
-
   /**
    * Weights in the layout of gru_tutorial.web.export_adder (window.GRU_ADDER), rounded to float32:
    * what the adder on the page runs, and the file "gru-tutorial add --model" reads.
@@ -528,7 +520,7 @@
   }
 
   root.GRUTrain = {
-    run, RECIPE, MAX_SEED, WEIGHT_NAMES, makeRng, checkSeed, initWeights, fromExported, exportWeights,
+    run, RECIPE, MAX_SEED, WEIGHT_NAMES, makeRng, checkSeed, initWeights, exportWeights,
     randomSums, adversarialSums, carryChain, lossAndGradient, makeAdam, adamStep, heldOutSets,
     checkHeldOut, Trainer,
   };

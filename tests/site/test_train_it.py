@@ -27,7 +27,13 @@ from trainpage import (
 )
 
 from gru_tutorial.adder import AdderWeights, load_pretrained
-from gru_tutorial.data import held_out_sets, random_batch, training_batches
+from gru_tutorial.data import (
+    adversarial_pairs,
+    encode_pairs,
+    held_out_sets,
+    random_batch,
+    training_batches,
+)
 from gru_tutorial.engine import NumpyAdder
 from gru_tutorial.recipes import RECIPES
 from gru_tutorial.train import build_model
@@ -189,6 +195,15 @@ def test_the_page_trains_the_small_recipe(fresh):
         ".train-recipe", "els => els.map(e => [e.dataset.key, e.textContent])"))
     assert quoted["restart_after"] == f"{r.restart_after:,}" and quoted["units"] == str(r.units)
     assert "?" not in quoted.values(), quoted
+
+
+@pytest.mark.parametrize("bits", [2, 3, 12, 1000])
+def test_the_adversarial_sums_are_the_package_s(fresh, bits):
+    """The page's held-out check uses gru_tutorial.data.adversarial_pairs, sum for sum."""
+    js = fresh.page.evaluate("""bits => { const s = GRUTrain.adversarialSums(bits);
+        return {count: s.count, T: s.T, k: Array.from(s.k), y: Array.from(s.y)}; }""", bits)
+    pairs = list(adversarial_pairs(bits).values())
+    assert js == js_batch(encode_pairs([a for a, _ in pairs], [b for _, b in pairs], bits + 1))
 
 
 # ----------------------------------------------------------------------------- a run
