@@ -127,7 +127,7 @@
       id: nextId++, seed, iteration: 0, attempt: 1, checks: 0, seconds: 0, states: null,
       history: { iteration: [], loss: [], bitAccuracy: [], exactAccuracy: [], failedCheck: [] },
       restartedAt: [],
-      exported: null, worker: null, local: null, inWorker: false, lastWrong: null, heard: false,
+      exported: null, worker: null, local: null, inWorker: false, lastWrong: null,
     };
     const id = run.id;
     const local = () => { // train on the page itself, in slices
@@ -138,11 +138,12 @@
     };
     try {
       const worker = new Worker(WORKER_URL);
-      worker.onmessage = event => { run.heard = true; onMessage({ ...event.data, runId: id }); };
+      let heard = false; // whether this worker has sent anything
+      worker.onmessage = event => { heard = true; onMessage({ ...event.data, runId: id }); };
       worker.onerror = event => {
         event.preventDefault();
         if (!run || run.id !== id) return;
-        if (!run.heard) { worker.terminate(); local(); return; } // the worker did not load
+        if (!heard) { worker.terminate(); local(); return; } // the worker did not load
         onMessage({ type: "error", runId: id, message: event.message || "the worker failed" });
       };
       worker.postMessage({ type: "start", seed, slow: el("train-slow").checked });
