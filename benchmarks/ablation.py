@@ -4,7 +4,8 @@ Each variant trains a few seeds with at most ``--max-steps`` iterations and the
 fast recipe's stopping rule (exact on held-out 20, 200 and 1,000-bit sums and
 adversarial sums), with smaller held-out sets (``--eval-count``) to save time.
 The fixed-data variant trains on one set of 100 sums drawn the seed tutorial's
-way (operands below 2**15 - 1), at the fast recipe's 16 steps. The short-sums variant draws
+way (operands below 2**15 - 1), in 16 steps, one fewer than the fast recipe's 17. The
+short-sums variant draws
 fresh sums of 5-bit operands (6 steps; the seed recipe's fixed sums have 5 steps, operands 0 to
 14). The seed recipe's loss is the squared error of a
 linear output (its readout and loss go back together); the squared error of the
